@@ -1,0 +1,168 @@
+"""CrackleArray: a read-only, lazily decoded numpy-like view of a Crackle stream."""
+
+import numbers
+from typing import Optional, Union
+
+import numpy as np
+
+from . import codec
+from .format.header import CrackleHeader
+from .format.stream import StreamView
+
+
+def _normalize_key(key, ndim: int = 3) -> tuple:
+    """Expand ``key`` into exactly ``ndim`` entries (Ellipsis and missing axes become ``:``)."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    if sum(k is Ellipsis for k in key) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    if Ellipsis in key:
+        at = key.index(Ellipsis)
+        fill = (slice(None),) * (ndim - len(key) + 1)
+        key = key[:at] + fill + key[at + 1 :]
+    if len(key) > ndim:
+        raise IndexError(f"too many indices: array is {ndim}-dimensional, but {len(key)} were indexed")
+    return key + (slice(None),) * (ndim - len(key))
+
+
+class CrackleArray:
+    """A Crackle stream that behaves like a read-only 3-D numpy array.
+
+    Slicing decodes only the z slices it needs; label queries read only the
+    labels section.
+
+    Parameters
+    ----------
+    binary : bytes-like
+        A Crackle stream (not copied).
+    parallel : int
+        Threads for decoding; 0 means all cores.
+    verify : bool
+        Check crc32c of the labels and of every decoded slice.
+
+    Examples
+    --------
+    >>> arr = CrackleArray(stream)        # doctest: +SKIP
+    >>> arr[:, :, 100].shape              # doctest: +SKIP
+    (512, 512)
+    >>> 777 in arr                        # doctest: +SKIP
+    True
+    """
+
+    def __init__(self, binary, parallel: int = 0, verify: bool = True):
+        self.binary = binary
+        self.parallel = parallel
+        self.verify = verify
+        self.stream_view = StreamView(binary)
+
+    @property
+    def _head(self) -> CrackleHeader:
+        return self.stream_view.header
+
+    def header(self, ignore_crc_check: bool = False) -> CrackleHeader:
+        """The stream's header."""
+        return codec.header(self, ignore_crc_check=ignore_crc_check)
+
+    @property
+    def shape(self) -> tuple:
+        """(sx, sy, sz)."""
+        return self._head.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        """dtype of the decoded array."""
+        return self._head.dtype
+
+    @property
+    def ndim(self) -> int:
+        """Always 3."""
+        return 3
+
+    @property
+    def size(self) -> int:
+        """Number of voxels."""
+        return self._head.voxels()
+
+    @property
+    def nbytes(self) -> int:
+        """Size of the decoded array in bytes."""
+        return self._head.nbytes
+
+    @property
+    def random_access(self) -> bool:
+        """Any z slice can be decoded on its own."""
+        return True
+
+    def __len__(self) -> int:
+        """Length of the compressed stream in bytes (as crackle-codec's CrackleArray)."""
+        return len(memoryview(self.binary).cast("B"))
+
+    def __repr__(self) -> str:
+        return f"CrackleArray(shape={self.shape}, dtype={self.dtype}, stream={len(self)} bytes)"
+
+    def numpy(self, label: Optional[int] = None, crop: bool = False) -> np.ndarray:
+        """Decode the whole volume (or a binary image of ``label``)."""
+        return self.decompress(label=label, crop=crop)
+
+    def decompress(self, label: Optional[int] = None, crop: bool = False) -> np.ndarray:
+        """Decode the whole volume; see :func:`crackle.decompress`."""
+        return codec.decompress(self, label=label, parallel=self.parallel, crop=crop, verify=self.verify)
+
+    def __array__(self, dtype=None, copy=None):
+        array = self.numpy()
+        return array if dtype is None else array.astype(dtype, copy=False)
+
+    def labels(self, z: Union[int, slice, None] = None) -> np.ndarray:
+        """Sorted unique labels of the volume, or of slice ``z`` / the slices of slice ``z``."""
+        if z is None:
+            return codec.labels(self)
+        if isinstance(z, numbers.Integral):
+            return codec.labels_for_z_range(self, int(z), int(z) + 1)
+        start, stop, step = z.indices(self.shape[2])
+        if step != 1:
+            raise ValueError("labels(z=slice) needs a step of 1")
+        return codec.labels_for_z_range(self, start, max(start, stop))
+
+    def num_labels(self) -> int:
+        """Number of distinct labels."""
+        return codec.num_labels(self)
+
+    def min(self) -> int:
+        """Smallest label."""
+        return codec.min(self)
+
+    def max(self) -> int:
+        """Largest label."""
+        return codec.max(self)
+
+    def contains_range(self, low: int, high: int) -> np.ndarray:
+        """Labels in ``[low, high)``."""
+        return codec.contains_range(self, low, high)
+
+    def __contains__(self, label) -> bool:
+        return codec.contains(self, label)
+
+    def _decode_slices(self, zs: range) -> np.ndarray:
+        """Decode the slices listed in ``zs`` (a range) into one (sx, sy, len(zs)) array."""
+        if len(zs) == 0 or zs.step == 1:
+            start = zs.start if len(zs) else 0
+            return codec.decompress_range(self, start, start + len(zs), self.parallel, verify=self.verify)
+        head = self._head
+        out = np.empty((head.sx, head.sy, len(zs)), dtype=head.dtype, order="F" if head.fortran_order else "C")
+        for i, z in enumerate(zs):
+            out[:, :, i : i + 1] = codec.decompress_range(self, z, z + 1, self.parallel, verify=self.verify)
+        return out
+
+    def __getitem__(self, key) -> np.ndarray:
+        """Decode the z slices that ``key`` selects, then index them like numpy."""
+        xkey, ykey, zkey = _normalize_key(key)
+        sz = self.shape[2]
+        if isinstance(zkey, numbers.Integral):
+            z = int(zkey)
+            if not -sz <= z < sz:
+                raise IndexError(f"index {z} is out of bounds for axis 2 with size {sz}")
+            return self._decode_slices(range(z % sz, z % sz + 1))[xkey, ykey, 0]
+        if not isinstance(zkey, slice):
+            raise TypeError("the z index of a CrackleArray must be an integer or a slice")
+        return self._decode_slices(range(*zkey.indices(sz)))[xkey, ykey, :]
+

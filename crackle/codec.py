@@ -1,0 +1,441 @@
+"""Decoding and label queries: check the stream, pick dtypes, call the kernels.
+
+Every function that takes a stream accepts any bytes-like object or a
+:class:`crackle.CrackleArray`. Label queries (``labels``, ``num_labels``,
+``min``, ``max``, ``contains``, ``contains_range``) read only the header and
+the labels section.
+"""
+
+import builtins
+import contextlib
+from typing import Optional
+
+import numba
+import numpy as np
+
+from .errors import ChecksumError, FormatError
+from .format.header import CrackFormat, CrackleHeader, LabelFormat, unsigned_dtype
+from .format.labels import FlatLabels
+from .format.stream import StreamView
+from .kernels import status
+from .kernels.decode import decode_slices
+from .kernels.pins import pins_by_slice
+
+
+def stream_view(binary) -> StreamView:
+    """The parsed view of ``binary`` (a CrackleArray keeps its own, so parsing happens once)."""
+    view = getattr(binary, "stream_view", None)
+    if isinstance(view, StreamView):
+        return view
+    if isinstance(binary, StreamView):
+        return binary
+    if isinstance(binary, (str, np.ndarray)) and not (
+        isinstance(binary, np.ndarray) and binary.dtype == np.uint8 and binary.ndim == 1
+    ):
+        raise TypeError(f"expected a Crackle stream (bytes-like or CrackleArray), got {type(binary).__name__}")
+    return StreamView(binary)
+
+
+@contextlib.contextmanager
+def _threads(parallel: int):
+    """Run the enclosed kernels on ``parallel`` threads (0: all cores)."""
+    if parallel < 0:
+        raise ValueError(f"parallel must be 0 (all cores) or a positive thread count, got {parallel}")
+    available = numba.config.NUMBA_NUM_THREADS
+    wanted = available if parallel == 0 else min(int(parallel), available)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(wanted)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+def header(binary, ignore_crc_check: bool = False) -> CrackleHeader:
+    """Decode the header of a Crackle stream.
+
+    Parameters
+    ----------
+    binary : bytes-like or CrackleArray
+    ignore_crc_check : bool
+        Do not compare the header crc8.
+
+    Returns
+    -------
+    CrackleHeader
+    """
+    if ignore_crc_check:
+        return CrackleHeader.frombytes(np.frombuffer(_raw(binary), dtype=np.uint8), ignore_crc_check=True)
+    return stream_view(binary).header
+
+
+def _raw(binary):
+    view = getattr(binary, "stream_view", None)
+    return view.buffer if isinstance(view, StreamView) else binary
+
+
+def nbytes(binary) -> int:
+    """Size in bytes of the decompressed array."""
+    return header(binary).nbytes
+
+
+def _representable(value, dtype: np.dtype) -> bool:
+    info = np.iinfo(dtype)
+    try:
+        return info.min <= int(value) <= info.max
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
+def _plain_sorted(view: StreamView) -> bool:
+    """True if the stored unique list is ascending and duplicate-free as decoded values."""
+    head = view.header
+    return head.is_sorted and not head.is_remapped and not head.signed
+
+
+def labels(binary) -> np.ndarray:
+    """Sorted unique label values of the volume.
+
+    Reads only the header and labels section. Unlike crackle-codec 0.55, the
+    result is exact for uint64 labels above 2**53 in PINS streams and has the
+    stream's signed dtype for signed data.
+    """
+    view = stream_view(binary)
+    head = view.header
+    if head.voxels() == 0:
+        return np.zeros(0, dtype=head.dtype)
+    section = view.labels
+    if isinstance(section, FlatLabels):
+        if _plain_sorted(view):
+            return section.unique
+        return np.unique(section.unique)
+    background = np.array([section.background], dtype=head.dtype)
+    return np.unique(np.concatenate([section.unique, background]))
+
+
+def num_labels(binary) -> int:
+    """Number of distinct label values (reads only the labels section)."""
+    view = stream_view(binary)
+    head = view.header
+    if head.voxels() == 0:
+        return 0
+    if head.is_remapped or head.signed:
+        return labels(view).size
+    section = view.labels
+    return section.unique.size + (0 if isinstance(section, FlatLabels) else 1)
+
+
+def min(binary) -> int:
+    """Smallest label value (reads only the labels section)."""
+    values = labels(binary)
+    if values.size == 0:
+        raise ValueError("a zero-voxel volume has no minimum")
+    return int(values[0])
+
+
+def max(binary) -> int:
+    """Largest label value (reads only the labels section)."""
+    values = labels(binary)
+    if values.size == 0:
+        raise ValueError("a zero-voxel volume has no maximum")
+    return int(values[-1])
+
+
+def contains(binary, label: int) -> bool:
+    """True if ``label`` occurs in the volume (binary search in the labels section)."""
+    values = labels(binary)
+    if not _representable(label, values.dtype):
+        return False
+    i = int(np.searchsorted(values, values.dtype.type(label)))
+    return i < values.size and int(values[i]) == int(label)
+
+
+def contains_range(binary, low: int, high: int) -> np.ndarray:
+    """Labels ``v`` of the volume with ``low <= v < high``, ascending."""
+    values = labels(binary)
+    info = np.iinfo(values.dtype)
+    lo = builtins.max(int(low), info.min)
+    hi = builtins.min(int(high), info.max + 1)
+    if lo >= hi:
+        return values[:0]
+    start = np.searchsorted(values, values.dtype.type(lo), side="left")
+    stop = values.size if hi > info.max else np.searchsorted(values, values.dtype.type(hi), side="left")
+    return values[start:stop]
+
+
+def labels_for_z_range(binary, z_start: int, z_end: int) -> np.ndarray:
+    """Sorted unique labels present in slices ``z_start .. z_end - 1``.
+
+    FLAT streams answer from the labels section alone. PINS streams (which
+    crackle-codec does not support here) need the components of the range, so
+    their crack codes are decoded, without building the voxel array.
+    """
+    view = stream_view(binary)
+    head = view.header
+    z_start, z_end = _check_z_range(head, z_start, z_end)
+    if head.voxels() == 0 or z_start == z_end:
+        return np.zeros(0, dtype=head.dtype)
+    section = view.labels
+    c_start, c_end = int(section.component_offsets[z_start]), int(section.component_offsets[z_end])
+    if isinstance(section, FlatLabels):
+        keys = np.unique(section.keys[c_start:c_end])
+        if keys.size and int(keys[-1]) >= section.unique.size:
+            raise FormatError(f"labels section key {int(keys[-1])} exceeds the {section.unique.size} unique labels")
+        return np.unique(section.unique[keys])
+    lut = _run_kernel(view, z_start, z_end, 0, None, True, out=None)
+    return np.unique(lut.view(head.dtype))
+
+
+def _check_z_range(head: CrackleHeader, z_start, z_end) -> tuple:
+    z_start = 0 if z_start is None else int(z_start)
+    z_end = head.sz if z_end is None else int(z_end)
+    if not (0 <= z_start <= z_end <= head.sz):
+        raise ValueError(f"z range [{z_start}, {z_end}) is outside the volume's 0..{head.sz}")
+    return z_start, z_end
+
+
+def _lookup_table(view: StreamView, z_start: int, z_end: int, values: np.ndarray, background):
+    """Output value of each component of the range, and the pins that cross it.
+
+    ``values`` is parallel to the section's unique list and already in the
+    kernel's unsigned output dtype; ``background`` likewise for PINS.
+    Returns ``(lut, pin_ptr, pin_xy, pin_val)``.
+    """
+    section = view.labels
+    c_start = int(section.component_offsets[z_start])
+    c_end = int(section.component_offsets[z_end])
+    if isinstance(section, FlatLabels):
+        lut = section.lookup(c_start, c_end, values)
+        no_pins = np.zeros(z_end - z_start + 1, dtype=np.int64)
+        return lut, no_pins, no_pins[:0], values[:0]
+
+    pin_label, pin_index, pin_depth, cc_label, cc_id = view.pin_records
+    lut = np.full(c_end - c_start, background, dtype=values.dtype)
+    inside = (cc_id >= c_start) & (cc_id < c_end)
+    lut[cc_id[inside] - c_start] = values[cc_label[inside]]
+    head = view.header
+    sxy = head.sx * head.sy
+    code, ptr, xy, which = pins_by_slice(pin_index, pin_depth, sxy, z_start, z_end, sxy * (z_end - z_start))
+    if code != status.OK:
+        raise FormatError("labels section: pins overlap (they cover more voxels than the volume has)")
+    return lut, ptr, xy, values[pin_label[which]]
+
+
+def _kernel_values(view: StreamView, label, out_dtype: np.dtype):
+    """Per-unique-label output values (and the background's) in the kernel's unsigned dtype."""
+    section = view.labels
+    unsigned = unsigned_dtype(out_dtype.itemsize)
+    background = getattr(section, "background", 0)
+    if label is None:
+        values = section.unique.view(unsigned)
+        background = np.array([background], dtype=out_dtype).view(unsigned)[0]
+        return values, background
+    if _representable(label, section.unique.dtype):
+        hits = section.unique == section.unique.dtype.type(label)
+    else:
+        hits = np.zeros(section.unique.size, dtype=bool)
+    return hits.view(np.uint8), np.uint8(int(background) == int(label))
+
+
+def _run_kernel(view: StreamView, z_start: int, z_end: int, parallel: int, label, verify: bool, out):
+    """Decode slices ``z_start .. z_end - 1`` into ``out`` (or only their lookup table if None).
+
+    ``out`` is a 3-D array of shape (sx, sy, z_end - z_start) or a view into a
+    larger contiguous array. Returns the component lookup table after pins.
+    """
+    head = view.header
+    layout = view.layout
+    if verify:
+        view.check_labels_crc()
+    out_dtype = np.dtype(bool) if label is not None else head.dtype
+    values, background = _kernel_values(view, label, out_dtype)
+    lut, pin_ptr, pin_xy, pin_val = _lookup_table(view, z_start, z_end, values, background)
+
+    if out is None:
+        flat = np.zeros(1, dtype=values.dtype)
+        base = s0 = s1 = s2 = 0
+        write = False
+    else:
+        root = out if out.base is None else out.base
+        flat = root.reshape(-1, order="A").view(values.dtype)
+        item = out.itemsize
+        base = (out.__array_interface__["data"][0] - root.__array_interface__["data"][0]) // item
+        s0, s1, s2 = (s // item for s in out.strides)
+        write = True
+
+    offsets = layout.code_offsets[z_start : z_end + 1]
+    lengths = np.diff(offsets)
+    max_code_len = int(lengths.max()) if lengths.size else 0
+    pixels = head.sx * head.sy
+    if head.crack_format == CrackFormat.PERMISSIBLE:
+        runs_capacity = pixels
+    else:
+        runs_capacity = builtins.min(pixels, head.sy + 8 * max_code_len)
+    nz = z_end - z_start
+    statuses = np.zeros(nz, dtype=np.int32)
+    crcs = np.zeros(nz, dtype=np.uint32)
+    checksum = bool(verify and head.format_version == 1)
+    with _threads(parallel):
+        decode_slices(
+            view.buffer, offsets, head.sx, head.sy, head.crack_format == CrackFormat.PERMISSIBLE,
+            head.markov_model_order, view.markov_table,
+            np.ascontiguousarray(np.asarray(view.labels.component_offsets[z_start : z_end + 1]) -
+                                 view.labels.component_offsets[z_start]),
+            lut, pin_ptr, pin_xy, pin_val,
+            flat, base, s0, s1, s2, write, checksum,
+            max_code_len, runs_capacity, numba.get_num_threads(), statuses, crcs,
+        )
+    bad = np.flatnonzero(statuses)
+    if bad.size:
+        i = int(bad[0])
+        raise FormatError(f"crack code of slice z={z_start + i}: {status.MESSAGES[int(statuses[i])]}")
+    if checksum:
+        stored = view.slice_crcs(z_start, z_end)
+        wrong = np.flatnonzero(stored != crcs)
+        if wrong.size:
+            i = int(wrong[0])
+            raise ChecksumError(
+                f"slice z={z_start + i}: crc32c of its components is {int(crcs[i]):#010x}, "
+                f"stream says {int(stored[i]):#010x}"
+            )
+    return lut
+
+
+def _empty_output(head: CrackleHeader, nz: int, label) -> np.ndarray:
+    dtype = bool if label is not None else head.dtype
+    return np.empty((head.sx, head.sy, nz), dtype=dtype, order="F" if head.fortran_order else "C")
+
+
+def decompress_range(
+    binary,
+    z_start: Optional[int],
+    z_end: Optional[int],
+    parallel: int = 0,
+    label: Optional[int] = None,
+    verify: bool = True,
+) -> np.ndarray:
+    """Decode slices ``z_start .. z_end - 1`` (None: from the start / to the end).
+
+    Parameters
+    ----------
+    binary : bytes-like or CrackleArray
+    z_start, z_end : int or None
+    parallel : int
+        Threads to use; 0 means all cores.
+    label : int, optional
+        Return a boolean image of this label instead of the labels.
+    verify : bool
+        Check the labels crc32c and each decoded slice's crc32c (format v1).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (sx, sy, z_end - z_start), in the stream's memory order.
+
+    Raises
+    ------
+    FormatError
+        The stream is malformed; ChecksumError names the damaged section or slice.
+    """
+    view = stream_view(binary)
+    head = view.header
+    z_start, z_end = _check_z_range(head, z_start, z_end)
+    out = _empty_output(head, z_end - z_start, label)
+    if out.size:
+        _run_kernel(view, z_start, z_end, parallel, label, verify, out)
+    return out
+
+
+def label_z_range(binary, label: int) -> tuple:
+    """``(z_start, z_end)`` of the slices that hold ``label``; ``(0, 0)`` if it is absent.
+
+    Reads only the labels section (and, for PINS streams, the pin records).
+    """
+    view = stream_view(binary)
+    head = view.header
+    if head.voxels() == 0 or not contains(view, label):
+        return 0, 0
+    section = view.labels
+    hits = section.unique == section.unique.dtype.type(label)
+    spans = []
+    if isinstance(section, FlatLabels):
+        ids = np.flatnonzero(section.lookup(0, int(section.component_offsets[-1]), hits))
+    else:
+        if int(section.background) == int(label):
+            return 0, head.sz
+        pin_label, pin_index, pin_depth, cc_label, cc_id = view.pin_records
+        ids = cc_id[hits[cc_label]]
+        mine = hits[pin_label]
+        if mine.any():
+            first = pin_index[mine] // (head.sx * head.sy)
+            last = np.minimum(first + pin_depth[mine], head.sz - 1)
+            spans.append((int(first.min()), int(last.max()) + 1))
+    if ids.size:
+        offsets = section.component_offsets
+        spans.append(
+            (
+                int(np.searchsorted(offsets, ids.min(), side="right")) - 1,
+                int(np.searchsorted(offsets, ids.max(), side="right")),
+            )
+        )
+    if not spans:
+        return 0, 0
+    return builtins.min(lo for lo, _ in spans), builtins.max(hi for _, hi in spans)
+
+
+def decompress(
+    binary,
+    label: Optional[int] = None,
+    parallel: int = 0,
+    crop: bool = False,
+    verify: bool = True,
+) -> np.ndarray:
+    """Decode a Crackle stream into a numpy array.
+
+    Parameters
+    ----------
+    binary : bytes-like or CrackleArray
+    label : int, optional
+        Return a boolean image that is True where the volume equals ``label``.
+        Only the slices that hold the label are decoded.
+    parallel : int
+        Threads to use; 0 means all cores.
+    crop : bool
+        With ``label``: return only the z-range that holds the label (a
+        (0, 0, 0) array if it is absent). The range is exact; crackle-codec's
+        may include a slice more.
+    verify : bool
+        Check the labels crc32c and each slice's crc32c (format v1).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (sx, sy, sz) (2-D inputs come back with sz = 1), the stream's
+        dtype (bool with ``label``) and memory order.
+
+    Raises
+    ------
+    FormatError
+        The stream is malformed; ChecksumError names the damaged section or slice.
+
+    Examples
+    --------
+    >>> import numpy as np, crackle
+    >>> stream = open("volume.ckl", "rb").read()   # doctest: +SKIP
+    >>> crackle.decompress(stream)[:, :, 0]       # doctest: +SKIP
+    """
+    if label is None:
+        return decompress_range(binary, None, None, parallel, verify=verify)
+    view = stream_view(binary)
+    head = view.header
+    z_start, z_end = label_z_range(view, label)
+    if crop:
+        if z_start == z_end:
+            return np.zeros((0, 0, 0), dtype=bool, order="F" if head.fortran_order else "C")
+        return decompress_range(view, z_start, z_end, parallel, label=label, verify=verify)
+    image = _empty_output(head, head.sz, label)
+    image[:, :, :z_start] = False
+    image[:, :, z_end:] = False
+    if z_end > z_start:
+        _run_kernel(view, z_start, z_end, parallel, label, verify, image[:, :, z_start:z_end])
+    return image

@@ -1,0 +1,251 @@
+"""Crack code decoding: chain-start index, move symbols (plain or Markov), chain walking.
+
+A slice's crack code becomes two bitsets of pixel connectivity, one word row
+per image row (``nwords = ceil(sx / 64)`` uint64 words each):
+
+* ``xconn[y, x]`` is set when pixel (x, y) is connected to (x - 1, y);
+* ``yconn[y, x]`` is set when pixel (x, y) is connected to (x, y - 1).
+
+IMPERMISSIBLE codes trace the cracks between different labels, so the bitsets
+start full and every crack walked clears a bit; PERMISSIBLE codes trace the
+cracks between equal labels, so the bitsets start empty and walking sets bits.
+"""
+
+import numpy as np
+from numba import njit
+
+from . import status
+
+UP, RIGHT, DOWN, LEFT = 0, 1, 2, 3
+
+# Prefix code of Markov ranks, looked up by the next three payload bits
+# (stream order, least significant first): 0 -> rank 0, 10 -> 1, 110 -> 2, 111 -> 3.
+_RANK = np.array([0, 1, 0, 2, 0, 1, 0, 3], dtype=np.uint8)
+_RANK_BITS = np.array([1, 2, 1, 3, 1, 2, 1, 3], dtype=np.uint8)
+
+# Every permutation of (0, 1, 2, 3) in lexicographic order, as stored model entries index them.
+_PERMUTATIONS = np.array(
+    [
+        [a, b, c, d]
+        for a in range(4)
+        for b in range(4)
+        for c in range(4)
+        for d in range(4)
+        if len({a, b, c, d}) == 4
+    ],
+    dtype=np.uint8,
+)
+
+
+@njit(cache=True, nogil=True)
+def parse_markov_model(model_bytes, order):
+    """Unpack a stored Markov model into a ``[context * 4 + rank] -> symbol`` table.
+
+    Returns ``(table, status)``; ``model_bytes`` must hold ceil(5 * 4**order / 8) bytes.
+    """
+    ncontexts = 4**order
+    table = np.empty(ncontexts * 4, dtype=np.uint8)
+    for ctx in range(ncontexts):
+        bit = 5 * ctx
+        index = 0
+        for k in range(5):
+            b = bit + k
+            index |= ((model_bytes[b >> 3] >> (b & 7)) & 1) << k
+        if index >= 24:
+            return table, status.BAD_PERMUTATION
+        for r in range(4):
+            table[ctx * 4 + r] = _PERMUTATIONS[index, r]
+    return table, status.OK
+
+
+@njit(cache=True, nogil=True)
+def _read_uint(buf, pos, width):
+    value = np.uint64(0)
+    for i in range(width):
+        value |= np.uint64(buf[pos + i]) << np.uint64(8 * i)
+    return value
+
+
+@njit(cache=True, nogil=True)
+def read_chain_starts(buf, start, end, sx, sy, starts):
+    """Parse the chain-start index of the crack code in ``buf[start:end]``.
+
+    Fills ``starts`` with start vertex ids ``x + (sx + 1) * y`` and returns
+    ``(count, payload_offset, status)``. Valid streams start at most one chain
+    per vertex, so more starts than ``starts`` holds is an error.
+    """
+    if end - start < 4:
+        return 0, start, status.INDEX_TRUNCATED
+    index_size = _read_uint(buf, start, 4)
+    pos = start + 4
+    if index_size > np.uint64(end - pos):
+        return 0, start, status.INDEX_TRUNCATED
+    index_end = pos + np.int64(index_size)
+    xw = 1 if sx + 1 <= 0xFF else (2 if sx + 1 <= 0xFFFF else (4 if sx + 1 <= 0xFFFFFFFF else 8))
+    yw = 1 if sy + 1 <= 0xFF else (2 if sy + 1 <= 0xFFFF else (4 if sy + 1 <= 0xFFFFFFFF else 8))
+    if pos + yw > index_end:
+        return 0, start, status.INDEX_TRUNCATED
+    num_rows = _read_uint(buf, pos, yw)
+    pos += yw
+    count = 0
+    y = np.uint64(0)
+    for _ in range(num_rows):
+        if pos + yw + xw > index_end:
+            return 0, start, status.INDEX_TRUNCATED
+        y += _read_uint(buf, pos, yw)
+        pos += yw
+        if y > np.uint64(sy):
+            return 0, start, status.START_OUT_OF_RANGE
+        num_x = _read_uint(buf, pos, xw)
+        pos += xw
+        if num_x > np.uint64((index_end - pos) // xw):
+            return 0, start, status.INDEX_TRUNCATED
+        x = np.uint64(0)
+        for _ in range(num_x):
+            x += _read_uint(buf, pos, xw)
+            pos += xw
+            if x > np.uint64(sx) or count >= starts.size:
+                return 0, start, status.START_OUT_OF_RANGE
+            starts[count] = np.int64(x) + (sx + 1) * np.int64(y)
+            count += 1
+    return count, index_end, status.OK
+
+
+@njit(cache=True, nogil=True)
+def read_moves_plain(buf, start, end, moves):
+    """Unpack 2-bit difference-coded symbols and undo the differences.
+
+    ``moves`` needs capacity ``4 * (end - start)``; returns the number written.
+    """
+    n = 0
+    acc = 0
+    for i in range(start, end):
+        byte = buf[i]
+        for k in range(4):
+            acc = (acc + ((byte >> (2 * k)) & 3)) & 3
+            moves[n] = acc
+            n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def read_moves_markov(buf, start, end, table, order, moves):
+    """Decode a Markov-coded payload into moves (differences undone).
+
+    The first symbol is stored raw in 2 bits; each later one as the prefix code
+    of its rank under the context of the ``order`` previous symbols (the most
+    recent is the most significant base-4 digit). ``moves`` needs capacity
+    ``8 * (end - start)``; returns the number written. Trailing padding
+    decodes as extra symbols, which chain walking ignores.
+    """
+    nbits = (end - start) * 8
+    if nbits < 2:
+        return 0
+    bitbuf = np.uint64(0)
+    have = 0
+    nextbyte = start
+    while have <= 56 and nextbyte < end:
+        bitbuf |= np.uint64(buf[nextbyte]) << np.uint64(have)
+        have += 8
+        nextbyte += 1
+    acc = np.int64(bitbuf & np.uint64(3))
+    bitbuf >>= np.uint64(2)
+    have -= 2
+    bit = 2
+    moves[0] = acc
+    n = 1
+    shift = 2 * (order - 1)
+    ctx = acc << shift
+    while bit < nbits:
+        while have <= 56 and nextbyte < end:
+            bitbuf |= np.uint64(buf[nextbyte]) << np.uint64(have)
+            have += 8
+            nextbyte += 1
+        peek = np.int64(bitbuf & np.uint64(7))
+        length = np.int64(_RANK_BITS[peek])
+        if length > nbits - bit:
+            break
+        bitbuf >>= np.uint64(length)
+        have -= length
+        bit += length
+        sym = np.int64(table[ctx * 4 + _RANK[peek]])
+        ctx = (ctx >> 2) | (sym << shift)
+        acc = (acc + sym) & 3
+        moves[n] = acc
+        n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _mark(conn, row, x, nwords, permissible):
+    index = row * nwords + (x >> 6)
+    bit = np.uint64(1) << np.uint64(x & 63)
+    if permissible:
+        conn[index] |= bit
+    else:
+        conn[index] &= ~bit
+
+
+@njit(cache=True, nogil=True)
+def walk_chains(moves, nmoves, starts, nstarts, sx, sy, permissible, xconn, yconn, nwords, stack):
+    """Walk every chain, marking the cracks it follows in ``xconn`` / ``yconn``.
+
+    A move immediately followed by its opposite is a control pair: DOWN-UP or
+    RIGHT-LEFT terminates (pops the branch stack), UP-DOWN or LEFT-RIGHT
+    branches (pushes the current vertex). A chain ends when every branch it
+    opened has terminated. Returns a status code.
+    """
+    row_len = sx + 1
+    pos = 0
+    for i in range(nstarts):
+        x = starts[i] % row_len
+        y = starts[i] // row_len
+        open_branches = 1
+        depth = 0
+        pending = -1
+        while open_branches > 0:
+            if pos >= nmoves:
+                return status.CHAINS_TRUNCATED
+            move = np.int64(moves[pos])
+            pos += 1
+            if pending >= 0 and move == (pending ^ 2):
+                pending = -1
+                if move == UP or move == LEFT:
+                    open_branches -= 1
+                    if depth > 0:
+                        depth -= 1
+                        x = stack[depth] % row_len
+                        y = stack[depth] // row_len
+                else:
+                    if depth >= stack.size:
+                        return status.TOO_MANY_BRANCHES
+                    open_branches += 1
+                    stack[depth] = x + row_len * y
+                    depth += 1
+                continue
+            if pending == UP:
+                if y == 0:
+                    return status.MOVE_OUT_OF_RANGE
+                y -= 1
+                if 0 < x < sx:
+                    _mark(xconn, y, x, nwords, permissible)
+            elif pending == DOWN:
+                if y >= sy:
+                    return status.MOVE_OUT_OF_RANGE
+                if 0 < x < sx:
+                    _mark(xconn, y, x, nwords, permissible)
+                y += 1
+            elif pending == RIGHT:
+                if x >= sx:
+                    return status.MOVE_OUT_OF_RANGE
+                if 0 < y < sy:
+                    _mark(yconn, y, x, nwords, permissible)
+                x += 1
+            elif pending == LEFT:
+                if x == 0:
+                    return status.MOVE_OUT_OF_RANGE
+                x -= 1
+                if 0 < y < sy:
+                    _mark(yconn, y, x, nwords, permissible)
+            pending = move
+    return status.OK

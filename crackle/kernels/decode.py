@@ -1,0 +1,158 @@
+"""Slice decoding driver: crack codes -> components -> label lookup -> output and crc32c.
+
+One call decodes a run of consecutive z slices, in parallel over contiguous
+blocks of slices (one block per thread, so threads never share cache lines of
+the output). For each slice it:
+
+1. parses the chain-start index and the moves, and walks the chains into
+   connectivity bitsets (:mod:`.crack_code`);
+2. labels the components on runs (:mod:`.ccl`) and checks their number
+   against the labels section;
+3. applies the pins that cross the slice to the lookup table;
+4. writes ``lut[first_component + component]`` over every run and, if asked,
+   computes the slice's crc32c over the component ids as little-endian u32.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from . import status
+from .bits import crc32c_u32, crc32c_u64
+from .ccl import label_runs, run_at
+from .crack_code import read_chain_starts, read_moves_markov, read_moves_plain, walk_chains
+
+
+@njit(cache=True, nogil=True)
+def _write_slice(run_start, row_first, labels, sx, sy, lut, lut_base, out, base, s0, s1, write, checksum):
+    crc = np.uint32(0xFFFFFFFF)
+    half = False
+    held = np.uint64(0)
+    for y in range(sy):
+        r_end = row_first[y + 1]
+        row = base + y * s1
+        for r in range(row_first[y], r_end):
+            x0 = run_start[r]
+            x1 = run_start[r + 1] if r + 1 < r_end else sx
+            component = labels[r]
+            if write:
+                value = lut[lut_base + component]
+                if s0 == 1:
+                    out[row + x0 : row + x1] = value
+                else:
+                    for x in range(x0, x1):
+                        out[row + x * s0] = value
+            if checksum:
+                n = x1 - x0
+                word = np.uint64(component) & np.uint64(0xFFFFFFFF)
+                if half:
+                    crc = crc32c_u64(crc, held | (word << np.uint64(32)))
+                    n -= 1
+                    half = False
+                pair = word | (word << np.uint64(32))
+                for _ in range(n >> 1):
+                    crc = crc32c_u64(crc, pair)
+                if n & 1:
+                    half = True
+                    held = word
+    if half:
+        crc = crc32c_u32(crc, np.uint32(held))
+    return crc ^ np.uint32(0xFFFFFFFF)
+
+
+@njit(cache=True, nogil=True)
+def _decode_slice(
+    buf, start, end, sx, sy, permissible, markov_order, markov_table,
+    xconn, yconn, nwords, moves, starts, stack,
+    run_start, row_first, parent, labels,
+):
+    """Decode one slice's crack code into runs and component labels.
+
+    Returns ``(status, component_count)``.
+    """
+    nstarts, payload, code = read_chain_starts(buf, start, end, sx, sy, starts)
+    if code != status.OK:
+        return code, 0
+    if markov_order > 0:
+        nmoves = read_moves_markov(buf, payload, end, markov_table, markov_order, moves)
+    else:
+        nmoves = read_moves_plain(buf, payload, end, moves)
+    fill = np.uint64(0xFFFFFFFFFFFFFFFF) if not permissible else np.uint64(0)
+    xconn[:] = fill
+    yconn[:] = fill
+    code = walk_chains(moves, nmoves, starts, nstarts, sx, sy, permissible, xconn, yconn, nwords, stack)
+    if code != status.OK:
+        return code, 0
+    count = label_runs(xconn, yconn, nwords, sx, sy, run_start, row_first, parent, labels)
+    if count < 0:
+        return status.MOVE_OUT_OF_RANGE, 0
+    return status.OK, count
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def decode_slices(
+    buf, code_offsets, sx, sy, permissible, markov_order, markov_table,
+    lut_offsets, lut, pin_ptr, pin_xy, pin_val,
+    out, base, s0, s1, s2, write, checksum,
+    max_code_len, runs_capacity, nworkers, statuses, crcs,
+):
+    """Decode slices ``0 .. len(code_offsets) - 2`` of a z-range.
+
+    Parameters
+    ----------
+    buf : uint8 array
+        Holds every crack code; slice i spans ``code_offsets[i] : code_offsets[i + 1]``
+        (checked by the caller to lie inside ``buf``).
+    lut_offsets : int64 array
+        ``lut_offsets[i]`` is the lut index of slice i's component 0; slice i
+        must have exactly ``lut_offsets[i + 1] - lut_offsets[i]`` components.
+    lut : array
+        Output value of every component of the range (updated by pins).
+    pin_ptr, pin_xy, pin_val : arrays
+        Pins crossing slice i are entries ``pin_ptr[i] : pin_ptr[i + 1]``, at
+        pixel index ``pin_xy`` (x + sx * y) with value ``pin_val``.
+    out : array
+        Flat output; voxel (x, y, i) goes to ``out[base + i * s2 + y * s1 + x * s0]``.
+    write, checksum : bool
+        Whether to write ``out`` and compute ``crcs``.
+    max_code_len, runs_capacity : int
+        Longest crack code of the range; most runs any slice may hold.
+    nworkers : int
+        Number of contiguous blocks of slices, decoded in parallel (the
+        thread count; ``numba.get_num_threads`` is not called in here because
+        it would stop Numba from caching the compiled kernel).
+    statuses, crcs : arrays
+        Per-slice status code and crc32c of the component ids.
+    """
+    nz = code_offsets.size - 1
+    nworkers = max(1, min(nworkers, nz))
+    nwords = (sx + 63) // 64
+    vertices = (sx + 1) * (sy + 1)
+    for worker in prange(nworkers):
+        xconn = np.empty(sy * nwords, dtype=np.uint64)
+        yconn = np.empty(sy * nwords, dtype=np.uint64)
+        moves = np.empty(8 * max_code_len, dtype=np.uint8)
+        starts = np.empty(min(max_code_len, vertices), dtype=np.int64)
+        stack = np.empty(min(4 * max_code_len, 3 * vertices), dtype=np.int64)
+        run_start = np.empty(runs_capacity, dtype=np.int64)
+        parent = np.empty(runs_capacity, dtype=np.int64)
+        labels = np.empty(runs_capacity, dtype=np.int64)
+        row_first = np.empty(sy + 1, dtype=np.int64)
+        for i in range(nz * worker // nworkers, nz * (worker + 1) // nworkers):
+            code, count = _decode_slice(
+                buf, code_offsets[i], code_offsets[i + 1], sx, sy, permissible,
+                markov_order, markov_table, xconn, yconn, nwords, moves, starts, stack,
+                run_start, row_first, parent, labels,
+            )
+            if code == status.OK and count != lut_offsets[i + 1] - lut_offsets[i]:
+                code = status.COMPONENT_COUNT
+            statuses[i] = code
+            if code != status.OK:
+                continue
+            lut_base = lut_offsets[i]
+            for e in range(pin_ptr[i], pin_ptr[i + 1]):
+                xy = pin_xy[e]
+                r = run_at(run_start, row_first, xy % sx, xy // sx)
+                lut[lut_base + labels[r]] = pin_val[e]
+            crcs[i] = _write_slice(
+                run_start, row_first, labels, sx, sy, lut, lut_base, out, base + i * s2, s0, s1, write, checksum
+            )

@@ -1,0 +1,126 @@
+"""Pin records of the condensed-pins labels section.
+
+Each record (one per label, in order) holds: P pins as difference-coded
+linear indices ``x + sx * (y + sy * z)`` and their depths, then M
+difference-coded global component ids.
+"""
+
+import numpy as np
+from numba import njit
+
+from . import status
+from .crack_code import _read_uint
+
+
+@njit(cache=True, nogil=True)
+def _scan_records(rec, nlabels, count_width, index_width, depth_width, cc_width, voxels,
+                  total_components, fill, pin_label, pin_index, pin_depth, cc_label, cc_id):
+    pos = 0
+    end = rec.size
+    npins = 0
+    nccs = 0
+    for label in range(nlabels):
+        if pos + count_width > end:
+            return status.RECORDS_TRUNCATED, npins, nccs
+        count = _read_uint(rec, pos, count_width)
+        pos += count_width
+        if count > np.uint64((end - pos) // (index_width + depth_width)):
+            return status.RECORDS_TRUNCATED, npins, nccs
+        n = np.int64(count)
+        index = np.uint64(0)
+        for j in range(n):
+            index += _read_uint(rec, pos + j * index_width, index_width)
+            if index >= np.uint64(voxels):
+                return status.PIN_OUT_OF_RANGE, npins, nccs
+            if fill:
+                pin_label[npins + j] = label
+                pin_index[npins + j] = np.int64(index)
+                pin_depth[npins + j] = np.int64(_read_uint(rec, pos + n * index_width + j * depth_width, depth_width))
+        pos += n * (index_width + depth_width)
+        npins += n
+        if pos + count_width > end:
+            return status.RECORDS_TRUNCATED, npins, nccs
+        count = _read_uint(rec, pos, count_width)
+        pos += count_width
+        if count > np.uint64((end - pos) // cc_width):
+            return status.RECORDS_TRUNCATED, npins, nccs
+        n = np.int64(count)
+        cc = np.uint64(0)
+        for j in range(n):
+            cc += _read_uint(rec, pos + j * cc_width, cc_width)
+            if cc >= np.uint64(total_components):
+                return status.CC_OUT_OF_RANGE, npins, nccs
+            if fill:
+                cc_label[nccs + j] = label
+                cc_id[nccs + j] = np.int64(cc)
+        pos += n * cc_width
+        nccs += n
+    if pos != end:
+        return status.RECORDS_TRAILING, npins, nccs
+    return status.OK, npins, nccs
+
+
+@njit(cache=True, nogil=True)
+def read_pin_records(rec, nlabels, count_width, index_width, depth_width, cc_width, voxels, total_components):
+    """Parse every pin record.
+
+    Returns ``(status, pin_label, pin_index, pin_depth, cc_label, cc_id)``;
+    labels are indices into the section's unique list.
+    """
+    empty = np.empty(0, dtype=np.int64)
+    code, npins, nccs = _scan_records(rec, nlabels, count_width, index_width, depth_width, cc_width,
+                                      voxels, total_components, False, empty, empty, empty, empty, empty)
+    pin_label = np.empty(npins, dtype=np.int64)
+    pin_index = np.empty(npins, dtype=np.int64)
+    pin_depth = np.empty(npins, dtype=np.int64)
+    cc_label = np.empty(nccs, dtype=np.int64)
+    cc_id = np.empty(nccs, dtype=np.int64)
+    if code == status.OK:
+        _scan_records(rec, nlabels, count_width, index_width, depth_width, cc_width, voxels,
+                      total_components, True, pin_label, pin_index, pin_depth, cc_label, cc_id)
+    return code, pin_label, pin_index, pin_depth, cc_label, cc_id
+
+
+@njit(cache=True, nogil=True)
+def _slice_span(pin_index, pin_depth, p, sxy, z_start, z_end):
+    first = pin_index[p] // sxy
+    depth = min(max(pin_depth[p], 0), z_end)
+    return max(first, z_start), min(first + depth + 1, z_end)
+
+
+@njit(cache=True, nogil=True)
+def pins_by_slice(pin_index, pin_depth, sxy, z_start, z_end, limit):
+    """Group the pins crossing slices ``z_start .. z_end - 1`` by slice.
+
+    Returns ``(status, ptr, xy, pin)``: the (pin, slice) pairs of slice i are
+    ``ptr[i] : ptr[i + 1]``, with the pixel index ``x + sx * y`` and the pin's
+    position in the input; within a slice, pins keep their input order. Pins
+    of a valid stream never share a voxel, so more than ``limit`` pairs (the
+    voxels of the range) is an error and nothing more is allocated.
+    """
+    nz = z_end - z_start
+    starts_here = np.zeros(nz + 1, dtype=np.int64)
+    for p in range(pin_index.size):
+        z0, z1 = _slice_span(pin_index, pin_depth, p, sxy, z_start, z_end)
+        if z0 < z1:
+            starts_here[z0 - z_start] += 1
+            starts_here[z1 - z_start] -= 1
+    ptr = np.zeros(nz + 1, dtype=np.int64)
+    crossing = 0
+    for i in range(nz):
+        crossing += starts_here[i]
+        ptr[i + 1] = ptr[i] + crossing
+    if ptr[nz] > limit:
+        empty = np.empty(0, dtype=np.int64)
+        return status.PIN_OUT_OF_RANGE, ptr, empty, empty
+    xy = np.empty(ptr[nz], dtype=np.int64)
+    pin = np.empty(ptr[nz], dtype=np.int64)
+    fill = ptr[:-1].copy()
+    for p in range(pin_index.size):
+        z0, z1 = _slice_span(pin_index, pin_depth, p, sxy, z_start, z_end)
+        for z in range(z0, z1):
+            e = fill[z - z_start]
+            xy[e] = pin_index[p] % sxy
+            pin[e] = p
+            fill[z - z_start] += 1
+    return status.OK, ptr, xy, pin
