@@ -42,7 +42,7 @@ def _threads(parallel: int):
     if parallel < 0:
         raise ValueError(f"parallel must be 0 (all cores) or a positive thread count, got {parallel}")
     available = numba.config.NUMBA_NUM_THREADS
-    wanted = available if parallel == 0 else min(int(parallel), available)
+    wanted = available if parallel == 0 else builtins.min(int(parallel), available)
     previous = numba.get_num_threads()
     numba.set_num_threads(wanted)
     try:

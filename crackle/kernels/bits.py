@@ -99,3 +99,4 @@ if _host_has_sse42():
 else:
     crc32c_u64 = _crc32c_u64_table
     crc32c_u32 = _crc32c_u32_table
+

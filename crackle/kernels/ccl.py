@@ -41,57 +41,67 @@ def _find(parent, a):
 
 
 @njit(cache=True, nogil=True)
-def label_runs(xconn, yconn, nwords, sx, sy, run_start, row_first, parent, labels):
-    """Label the components of one slice.
+def label_runs(conn, nwords, sx, sy, run_start, run_end, row_first, parent, labels):
+    """Label the components of one slice from its connectivity bitsets.
 
-    Fills ``run_start`` (x of each run, raster order), ``row_first`` (index of
-    each row's first run; ``row_first[sy]`` is the run count) and ``labels``
-    (component id of each run). Returns the number of components, or -1 when
-    the slice has more runs than ``run_start`` holds.
+    ``conn`` holds xconn then yconn as :mod:`.crack_code` lays them out. Fills
+    ``run_start`` / ``run_end`` (x extent of each run, raster order),
+    ``row_first`` (index of each row's first run; ``row_first[sy]`` is the run
+    count) and ``labels`` (component id of each run). Returns the number of
+    components, or -1 when the slice has more runs than ``run_start`` holds.
     """
     capacity = run_start.size
-    tail_bits = sx - 64 * (nwords - 1)
-    last_mask = _ALL >> np.uint64(64 - tail_bits)
+    nscan = (sx + 63) >> 6
+    last_mask = _ALL >> np.uint64(64 * nscan - sx)
+    yconn = sy * nwords
     nruns = 0
     for y in range(sy):
-        row_first[y] = nruns
+        first = nruns
+        row_first[y] = first
         base = y * nwords
-        for k in range(nwords):
-            starts = ~xconn[base + k]
+        for k in range(nscan):
+            starts = ~conn[base + k]
             if k == 0:
                 starts |= np.uint64(1)
-            if k == nwords - 1:
+            if k == nscan - 1:
                 starts &= last_mask
             while starts:
                 if nruns >= capacity:
                     return -1
-                run_start[nruns] = 64 * k + np.int64(cttz(starts))
+                x = 64 * k + np.int64(cttz(starts))
+                if nruns > first:
+                    run_end[nruns - 1] = x
+                run_start[nruns] = x
                 parent[nruns] = nruns
                 nruns += 1
                 starts &= starts - np.uint64(1)
+        run_end[nruns - 1] = sx
         if y == 0:
             continue
+        ybase = yconn + y * nwords
         i = row_first[y - 1]
-        i_end = row_first[y]
-        j = i_end
-        while i < i_end and j < nruns:
-            a0 = run_start[i]
-            a1 = run_start[i + 1] if i + 1 < i_end else sx
+        for j in range(first, nruns):
             b0 = run_start[j]
-            b1 = run_start[j + 1] if j + 1 < nruns else sx
-            lo = a0 if a0 > b0 else b0
-            hi = a1 if a1 < b1 else b1
-            if lo < hi and _any_set(yconn, base, lo, hi):
-                ra = _find(parent, i)
-                rb = _find(parent, j)
-                if ra < rb:
-                    parent[rb] = ra
-                elif rb < ra:
-                    parent[ra] = rb
-            if a1 <= b1:
+            b1 = run_end[j]
+            while run_end[i] <= b0:
                 i += 1
-            if b1 <= a1:
-                j += 1
+            root = j
+            while True:
+                lo = run_start[i] if run_start[i] > b0 else b0
+                hi = run_end[i] if run_end[i] < b1 else b1
+                if _any_set(conn, ybase, lo, hi):
+                    r = _find(parent, i)
+                    if root == j:
+                        root = r
+                    elif r < root:
+                        parent[root] = r
+                        root = r
+                    elif r > root:
+                        parent[r] = root
+                if run_end[i] >= b1:
+                    break
+                i += 1
+            parent[j] = root
     row_first[sy] = nruns
     count = 0
     for r in range(nruns):

@@ -1,14 +1,18 @@
 """Crack code decoding: chain-start index, move symbols (plain or Markov), chain walking.
 
-A slice's crack code becomes two bitsets of pixel connectivity, one word row
-per image row (``nwords = ceil(sx / 64)`` uint64 words each):
+A slice's crack code becomes two bitsets of pixel connectivity with
+``nwords = sx // 64 + 1`` uint64 words per row (room for bits 0..sx):
 
-* ``xconn[y, x]`` is set when pixel (x, y) is connected to (x - 1, y);
-* ``yconn[y, x]`` is set when pixel (x, y) is connected to (x, y - 1).
+* ``xconn[y * nwords ...]`` bit x (rows 0..sy-1) is set when pixel (x, y) is
+  connected to (x - 1, y);
+* ``yconn[y * nwords ...]`` bit x (rows 0..sy) is set when pixel (x, y) is
+  connected to (x, y - 1).
 
-IMPERMISSIBLE codes trace the cracks between different labels, so the bitsets
-start full and every crack walked clears a bit; PERMISSIBLE codes trace the
-cracks between equal labels, so the bitsets start empty and walking sets bits.
+Bits for cracks on the image border (x = 0 or sx, y = 0 or sy) exist so that
+walking needs no test for them; labelling ignores them. IMPERMISSIBLE codes
+trace the cracks between different labels, so the bitsets start full and every
+crack walked clears a bit; PERMISSIBLE codes trace the cracks between equal
+labels, so the bitsets start empty and walking sets bits.
 """
 
 import numpy as np
@@ -176,26 +180,27 @@ def read_moves_markov(buf, start, end, table, order, moves):
     return n
 
 
-@njit(cache=True, nogil=True)
-def _mark(conn, row, x, nwords, permissible):
-    index = row * nwords + (x >> 6)
-    bit = np.uint64(1) << np.uint64(x & 63)
-    if permissible:
-        conn[index] |= bit
-    else:
-        conn[index] &= ~bit
+# Per move (UP, RIGHT, DOWN, LEFT): vertex step, and which crack bit it walks,
+# as (bitset, row offset from y, column offset from x); bitset 0 is xconn, 1 is yconn.
+_DX = np.array([0, 1, 0, -1], dtype=np.int64)
+_DY = np.array([-1, 0, 1, 0], dtype=np.int64)
+_CRACK_SET = np.array([0, 1, 0, 1], dtype=np.int64)
+_CRACK_ROW = np.array([-1, 0, 0, 0], dtype=np.int64)
+_CRACK_COL = np.array([0, 0, 0, -1], dtype=np.int64)
 
 
 @njit(cache=True, nogil=True)
-def walk_chains(moves, nmoves, starts, nstarts, sx, sy, permissible, xconn, yconn, nwords, stack):
-    """Walk every chain, marking the cracks it follows in ``xconn`` / ``yconn``.
+def walk_chains(moves, nmoves, starts, nstarts, sx, sy, permissible, conn, nwords, stack):
+    """Walk every chain, marking the cracks it follows in ``conn``.
 
-    A move immediately followed by its opposite is a control pair: DOWN-UP or
-    RIGHT-LEFT terminates (pops the branch stack), UP-DOWN or LEFT-RIGHT
-    branches (pushes the current vertex). A chain ends when every branch it
-    opened has terminated. Returns a status code.
+    ``conn`` holds xconn (``sy * nwords`` words) followed by yconn
+    (``(sy + 1) * nwords`` words). A move immediately followed by its opposite
+    is a control pair: DOWN-UP or RIGHT-LEFT terminates (pops the branch
+    stack), UP-DOWN or LEFT-RIGHT branches (pushes the current vertex). A chain
+    ends when every branch it opened has terminated. Returns a status code.
     """
     row_len = sx + 1
+    set_offset = sy * nwords
     pos = 0
     for i in range(nstarts):
         x = starts[i] % row_len
@@ -208,7 +213,7 @@ def walk_chains(moves, nmoves, starts, nstarts, sx, sy, permissible, xconn, ycon
                 return status.CHAINS_TRUNCATED
             move = np.int64(moves[pos])
             pos += 1
-            if pending >= 0 and move == (pending ^ 2):
+            if move == (pending ^ 2):
                 pending = -1
                 if move == UP or move == LEFT:
                     open_branches -= 1
@@ -223,29 +228,17 @@ def walk_chains(moves, nmoves, starts, nstarts, sx, sy, permissible, xconn, ycon
                     stack[depth] = x + row_len * y
                     depth += 1
                 continue
-            if pending == UP:
-                if y == 0:
+            if pending >= 0:
+                col = x + _CRACK_COL[pending]
+                index = _CRACK_SET[pending] * set_offset + (y + _CRACK_ROW[pending]) * nwords + (col >> 6)
+                x += _DX[pending]
+                y += _DY[pending]
+                if np.uint64(x) > np.uint64(sx) or np.uint64(y) > np.uint64(sy):
                     return status.MOVE_OUT_OF_RANGE
-                y -= 1
-                if 0 < x < sx:
-                    _mark(xconn, y, x, nwords, permissible)
-            elif pending == DOWN:
-                if y >= sy:
-                    return status.MOVE_OUT_OF_RANGE
-                if 0 < x < sx:
-                    _mark(xconn, y, x, nwords, permissible)
-                y += 1
-            elif pending == RIGHT:
-                if x >= sx:
-                    return status.MOVE_OUT_OF_RANGE
-                if 0 < y < sy:
-                    _mark(yconn, y, x, nwords, permissible)
-                x += 1
-            elif pending == LEFT:
-                if x == 0:
-                    return status.MOVE_OUT_OF_RANGE
-                x -= 1
-                if 0 < y < sy:
-                    _mark(yconn, y, x, nwords, permissible)
+                bit = np.uint64(1) << np.uint64(col & 63)
+                if permissible:
+                    conn[index] |= bit
+                else:
+                    conn[index] &= ~bit
             pending = move
     return status.OK

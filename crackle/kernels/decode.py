@@ -23,16 +23,20 @@ from .crack_code import read_chain_starts, read_moves_markov, read_moves_plain, 
 
 
 @njit(cache=True, nogil=True)
-def _write_slice(run_start, row_first, labels, sx, sy, lut, lut_base, out, base, s0, s1, write, checksum):
+def _write_slice(run_start, run_end, row_first, labels, sy, lut, lut_base, out, base, s0, s1, write, checksum):
+    """Write one slice's values through ``lut`` and return the crc32c of its component ids.
+
+    The crc runs over each run's id repeated, two pixels per 64-bit crc32
+    instruction; its latency hides behind the memory-bound fills.
+    """
     crc = np.uint32(0xFFFFFFFF)
     half = False
     held = np.uint64(0)
     for y in range(sy):
-        r_end = row_first[y + 1]
         row = base + y * s1
-        for r in range(row_first[y], r_end):
+        for r in range(row_first[y], row_first[y + 1]):
             x0 = run_start[r]
-            x1 = run_start[r + 1] if r + 1 < r_end else sx
+            x1 = run_end[r]
             component = labels[r]
             if write:
                 value = lut[lut_base + component]
@@ -62,8 +66,8 @@ def _write_slice(run_start, row_first, labels, sx, sy, lut, lut_base, out, base,
 @njit(cache=True, nogil=True)
 def _decode_slice(
     buf, start, end, sx, sy, permissible, markov_order, markov_table,
-    xconn, yconn, nwords, moves, starts, stack,
-    run_start, row_first, parent, labels,
+    conn, nwords, moves, starts, stack,
+    run_start, run_end, row_first, parent, labels,
 ):
     """Decode one slice's crack code into runs and component labels.
 
@@ -76,13 +80,11 @@ def _decode_slice(
         nmoves = read_moves_markov(buf, payload, end, markov_table, markov_order, moves)
     else:
         nmoves = read_moves_plain(buf, payload, end, moves)
-    fill = np.uint64(0xFFFFFFFFFFFFFFFF) if not permissible else np.uint64(0)
-    xconn[:] = fill
-    yconn[:] = fill
-    code = walk_chains(moves, nmoves, starts, nstarts, sx, sy, permissible, xconn, yconn, nwords, stack)
+    conn[:] = np.uint64(0) if permissible else np.uint64(0xFFFFFFFFFFFFFFFF)
+    code = walk_chains(moves, nmoves, starts, nstarts, sx, sy, permissible, conn, nwords, stack)
     if code != status.OK:
         return code, 0
-    count = label_runs(xconn, yconn, nwords, sx, sy, run_start, row_first, parent, labels)
+    count = label_runs(conn, nwords, sx, sy, run_start, run_end, row_first, parent, labels)
     if count < 0:
         return status.MOVE_OUT_OF_RANGE, 0
     return status.OK, count
@@ -125,23 +127,23 @@ def decode_slices(
     """
     nz = code_offsets.size - 1
     nworkers = max(1, min(nworkers, nz))
-    nwords = (sx + 63) // 64
+    nwords = sx // 64 + 1
     vertices = (sx + 1) * (sy + 1)
     for worker in prange(nworkers):
-        xconn = np.empty(sy * nwords, dtype=np.uint64)
-        yconn = np.empty(sy * nwords, dtype=np.uint64)
+        conn = np.empty((2 * sy + 1) * nwords, dtype=np.uint64)
         moves = np.empty(8 * max_code_len, dtype=np.uint8)
         starts = np.empty(min(max_code_len, vertices), dtype=np.int64)
         stack = np.empty(min(4 * max_code_len, 3 * vertices), dtype=np.int64)
         run_start = np.empty(runs_capacity, dtype=np.int64)
+        run_end = np.empty(runs_capacity, dtype=np.int64)
         parent = np.empty(runs_capacity, dtype=np.int64)
         labels = np.empty(runs_capacity, dtype=np.int64)
         row_first = np.empty(sy + 1, dtype=np.int64)
         for i in range(nz * worker // nworkers, nz * (worker + 1) // nworkers):
             code, count = _decode_slice(
                 buf, code_offsets[i], code_offsets[i + 1], sx, sy, permissible,
-                markov_order, markov_table, xconn, yconn, nwords, moves, starts, stack,
-                run_start, row_first, parent, labels,
+                markov_order, markov_table, conn, nwords, moves, starts, stack,
+                run_start, run_end, row_first, parent, labels,
             )
             if code == status.OK and count != lut_offsets[i + 1] - lut_offsets[i]:
                 code = status.COMPONENT_COUNT
@@ -154,5 +156,5 @@ def decode_slices(
                 r = run_at(run_start, row_first, xy % sx, xy // sx)
                 lut[lut_base + labels[r]] = pin_val[e]
             crcs[i] = _write_slice(
-                run_start, row_first, labels, sx, sy, lut, lut_base, out, base + i * s2, s0, s1, write, checksum
+                run_start, run_end, row_first, labels, sy, lut, lut_base, out, base + i * s2, s0, s1, write, checksum,
             )
