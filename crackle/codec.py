@@ -18,7 +18,7 @@ from .format.header import CrackFormat, CrackleHeader, LabelFormat, unsigned_dty
 from .format.labels import FlatLabels
 from .format.stream import StreamView
 from .kernels import status
-from .kernels.decode import decode_slices
+from .kernels.decode import decode_block, decode_slices
 from .kernels.pins import pins_by_slice
 
 
@@ -109,8 +109,13 @@ def labels(binary) -> np.ndarray:
         if _plain_sorted(view):
             return section.unique
         return np.unique(section.unique)
-    background = np.array([section.background], dtype=head.dtype)
-    return np.unique(np.concatenate([section.unique, background]))
+    if not _plain_sorted(view):
+        background = np.array([section.background], dtype=head.dtype)
+        return np.unique(np.concatenate([section.unique, background]))
+    at = int(np.searchsorted(section.unique, section.unique.dtype.type(section.background)))
+    if at < section.unique.size and section.unique[at] == section.background:
+        return section.unique
+    return np.insert(section.unique, at, section.background)
 
 
 def num_labels(binary) -> int:
@@ -275,16 +280,20 @@ def _run_kernel(view: StreamView, z_start: int, z_end: int, parallel: int, label
     statuses = np.zeros(nz, dtype=np.int32)
     crcs = np.zeros(nz, dtype=np.uint32)
     checksum = bool(verify and head.format_version == 1)
+    args = (
+        view.buffer, offsets, head.sx, head.sy, head.crack_format == CrackFormat.PERMISSIBLE,
+        head.markov_model_order, view.markov_table,
+        view.labels.component_offsets[z_start : z_end + 1] - view.labels.component_offsets[z_start],
+        lut, pin_ptr, pin_xy, pin_val,
+        flat, base, s0, s1, s2, write, checksum,
+        max_code_len, runs_capacity,
+    )
     with _threads(parallel):
-        decode_slices(
-            view.buffer, offsets, head.sx, head.sy, head.crack_format == CrackFormat.PERMISSIBLE,
-            head.markov_model_order, view.markov_table,
-            np.ascontiguousarray(np.asarray(view.labels.component_offsets[z_start : z_end + 1]) -
-                                 view.labels.component_offsets[z_start]),
-            lut, pin_ptr, pin_xy, pin_val,
-            flat, base, s0, s1, s2, write, checksum,
-            max_code_len, runs_capacity, numba.get_num_threads(), statuses, crcs,
-        )
+        threads = builtins.min(numba.get_num_threads(), nz)
+        if threads == 1:
+            decode_block(*args, 0, nz, statuses, crcs)
+        else:
+            decode_slices(*args, threads, statuses, crcs)
     bad = np.flatnonzero(statuses)
     if bad.size:
         i = int(bad[0])
@@ -433,9 +442,7 @@ def decompress(
         if z_start == z_end:
             return np.zeros((0, 0, 0), dtype=bool, order="F" if head.fortran_order else "C")
         return decompress_range(view, z_start, z_end, parallel, label=label, verify=verify)
-    image = _empty_output(head, head.sz, label)
-    image[:, :, :z_start] = False
-    image[:, :, z_end:] = False
+    image = np.zeros(head.shape, dtype=bool, order="F" if head.fortran_order else "C")
     if z_end > z_start:
         _run_kernel(view, z_start, z_end, parallel, label, verify, image[:, :, z_start:z_end])
     return image

@@ -49,9 +49,15 @@ class StreamView:
 
     @property
     def labels_bytes(self) -> np.ndarray:
-        """The raw labels section."""
-        start = self.layout.labels_offset
-        return self.buffer[start : start + self.header.num_label_bytes]
+        """The raw labels section (located from the header alone; the crack index is not read)."""
+        head = self.header
+        start = head.header_bytes + head.grid_index_bytes
+        end = start + head.num_label_bytes
+        if end > self.buffer.size:
+            raise FormatError(
+                f"stream truncated: the labels section needs bytes up to {end}, found {self.buffer.size}"
+            )
+        return self.buffer[start:end]
 
     @cached_property
     def labels(self):

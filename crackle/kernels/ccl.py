@@ -49,59 +49,65 @@ def label_runs(conn, nwords, sx, sy, run_start, run_end, row_first, parent, labe
     ``row_first`` (index of each row's first run; ``row_first[sy]`` is the run
     count) and ``labels`` (component id of each run). Returns the number of
     components, or -1 when the slice has more runs than ``run_start`` holds.
+
+    Each row is scanned once over the union of its own and the previous row's
+    run boundaries (plus a sentinel at x = sx): every stretch between two
+    boundaries lies in exactly one run of each row, and joins them if yconn
+    links any of its pixels. A union keeps the smaller root, so every run's
+    parent index is at most its own.
     """
     capacity = run_start.size
-    nscan = (sx + 63) >> 6
-    last_mask = _ALL >> np.uint64(64 * nscan - sx)
-    yconn = sy * nwords
+    last_word = sx >> 6
+    below_sx = (np.uint64(1) << np.uint64(sx & 63)) - np.uint64(1)
+    sentinel = np.uint64(1) << np.uint64(sx & 63)
     nruns = 0
     for y in range(sy):
         first = nruns
         row_first[y] = first
         base = y * nwords
-        for k in range(nscan):
-            starts = ~conn[base + k]
+        above = y > 0
+        links = (sy + y) * nwords
+        i = row_first[y - 1] - 1 if above else -1
+        j = first - 1
+        root = -1
+        stretch = 0
+        for k in range(last_word + 1):
+            cur = ~conn[base + k]
+            prev = ~conn[base - nwords + k] if above else np.uint64(0)
             if k == 0:
-                starts |= np.uint64(1)
-            if k == nscan - 1:
-                starts &= last_mask
-            while starts:
-                if nruns >= capacity:
-                    return -1
-                x = 64 * k + np.int64(cttz(starts))
-                if nruns > first:
-                    run_end[nruns - 1] = x
-                run_start[nruns] = x
-                parent[nruns] = nruns
-                nruns += 1
-                starts &= starts - np.uint64(1)
-        run_end[nruns - 1] = sx
-        if y == 0:
-            continue
-        ybase = yconn + y * nwords
-        i = row_first[y - 1]
-        for j in range(first, nruns):
-            b0 = run_start[j]
-            b1 = run_end[j]
-            while run_end[i] <= b0:
-                i += 1
-            root = j
-            while True:
-                lo = run_start[i] if run_start[i] > b0 else b0
-                hi = run_end[i] if run_end[i] < b1 else b1
-                if _any_set(conn, ybase, lo, hi):
+                cur |= np.uint64(1)
+                prev |= np.uint64(1)
+            bounds = cur | prev
+            if k == last_word:
+                cur &= below_sx
+                prev &= below_sx
+                bounds = (bounds & below_sx) | sentinel
+            while bounds:
+                t = cttz(bounds)
+                bounds &= bounds - np.uint64(1)
+                x = 64 * k + np.int64(t)
+                if above and x > 0 and _any_set(conn, links, stretch, x):
                     r = _find(parent, i)
-                    if root == j:
+                    if root < 0 or r < root:
+                        if root >= 0:
+                            parent[root] = r
                         root = r
-                    elif r < root:
-                        parent[root] = r
-                        root = r
+                        parent[j] = r
                     elif r > root:
                         parent[r] = root
-                if run_end[i] >= b1:
-                    break
-                i += 1
-            parent[j] = root
+                stretch = x
+                if (cur >> t) & np.uint64(1):
+                    if nruns >= capacity:
+                        return -1
+                    if nruns > first:
+                        run_end[nruns - 1] = x
+                    run_start[nruns] = x
+                    parent[nruns] = nruns
+                    nruns += 1
+                    j += 1
+                    root = -1
+                i += np.int64((prev >> t) & np.uint64(1))
+        run_end[nruns - 1] = sx
     row_first[sy] = nruns
     count = 0
     for r in range(nruns):

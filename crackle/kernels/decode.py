@@ -90,14 +90,14 @@ def _decode_slice(
     return status.OK, count
 
 
-@njit(parallel=True, cache=True, nogil=True)
-def decode_slices(
+@njit(cache=True, nogil=True)
+def decode_block(
     buf, code_offsets, sx, sy, permissible, markov_order, markov_table,
     lut_offsets, lut, pin_ptr, pin_xy, pin_val,
     out, base, s0, s1, s2, write, checksum,
-    max_code_len, runs_capacity, nworkers, statuses, crcs,
+    max_code_len, runs_capacity, first, last, statuses, crcs,
 ):
-    """Decode slices ``0 .. len(code_offsets) - 2`` of a z-range.
+    """Decode slices ``first .. last - 1`` of a z-range on the calling thread.
 
     Parameters
     ----------
@@ -118,43 +118,59 @@ def decode_slices(
         Whether to write ``out`` and compute ``crcs``.
     max_code_len, runs_capacity : int
         Longest crack code of the range; most runs any slice may hold.
-    nworkers : int
-        Number of contiguous blocks of slices, decoded in parallel (the
-        thread count; ``numba.get_num_threads`` is not called in here because
-        it would stop Numba from caching the compiled kernel).
     statuses, crcs : arrays
         Per-slice status code and crc32c of the component ids.
     """
-    nz = code_offsets.size - 1
-    nworkers = max(1, min(nworkers, nz))
     nwords = sx // 64 + 1
     vertices = (sx + 1) * (sy + 1)
+    conn = np.empty((2 * sy + 1) * nwords, dtype=np.uint64)
+    moves = np.empty(8 * max_code_len, dtype=np.uint8)
+    starts = np.empty(min(max_code_len, vertices), dtype=np.int64)
+    stack = np.empty(min(4 * max_code_len, 3 * vertices), dtype=np.int64)
+    run_start = np.empty(runs_capacity, dtype=np.int64)
+    run_end = np.empty(runs_capacity, dtype=np.int64)
+    parent = np.empty(runs_capacity, dtype=np.int64)
+    labels = np.empty(runs_capacity, dtype=np.int64)
+    row_first = np.empty(sy + 1, dtype=np.int64)
+    for i in range(first, last):
+        code, count = _decode_slice(
+            buf, code_offsets[i], code_offsets[i + 1], sx, sy, permissible,
+            markov_order, markov_table, conn, nwords, moves, starts, stack,
+            run_start, run_end, row_first, parent, labels,
+        )
+        if code == status.OK and count != lut_offsets[i + 1] - lut_offsets[i]:
+            code = status.COMPONENT_COUNT
+        statuses[i] = code
+        if code != status.OK:
+            continue
+        lut_base = lut_offsets[i]
+        for e in range(pin_ptr[i], pin_ptr[i + 1]):
+            xy = pin_xy[e]
+            r = run_at(run_start, row_first, xy % sx, xy // sx)
+            lut[lut_base + labels[r]] = pin_val[e]
+        crcs[i] = _write_slice(
+            run_start, run_end, row_first, labels, sy, lut, lut_base, out, base + i * s2, s0, s1, write, checksum,
+        )
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def decode_slices(
+    buf, code_offsets, sx, sy, permissible, markov_order, markov_table,
+    lut_offsets, lut, pin_ptr, pin_xy, pin_val,
+    out, base, s0, s1, s2, write, checksum,
+    max_code_len, runs_capacity, nworkers, statuses, crcs,
+):
+    """Decode every slice of a z-range: :func:`decode_block` over ``nworkers`` contiguous blocks in parallel.
+
+    ``nworkers`` is the thread count (``numba.get_num_threads`` is not called
+    in here because it would stop Numba from caching the compiled kernel).
+    """
+    nz = code_offsets.size - 1
+    nworkers = max(1, min(nworkers, nz))
     for worker in prange(nworkers):
-        conn = np.empty((2 * sy + 1) * nwords, dtype=np.uint64)
-        moves = np.empty(8 * max_code_len, dtype=np.uint8)
-        starts = np.empty(min(max_code_len, vertices), dtype=np.int64)
-        stack = np.empty(min(4 * max_code_len, 3 * vertices), dtype=np.int64)
-        run_start = np.empty(runs_capacity, dtype=np.int64)
-        run_end = np.empty(runs_capacity, dtype=np.int64)
-        parent = np.empty(runs_capacity, dtype=np.int64)
-        labels = np.empty(runs_capacity, dtype=np.int64)
-        row_first = np.empty(sy + 1, dtype=np.int64)
-        for i in range(nz * worker // nworkers, nz * (worker + 1) // nworkers):
-            code, count = _decode_slice(
-                buf, code_offsets[i], code_offsets[i + 1], sx, sy, permissible,
-                markov_order, markov_table, conn, nwords, moves, starts, stack,
-                run_start, run_end, row_first, parent, labels,
-            )
-            if code == status.OK and count != lut_offsets[i + 1] - lut_offsets[i]:
-                code = status.COMPONENT_COUNT
-            statuses[i] = code
-            if code != status.OK:
-                continue
-            lut_base = lut_offsets[i]
-            for e in range(pin_ptr[i], pin_ptr[i + 1]):
-                xy = pin_xy[e]
-                r = run_at(run_start, row_first, xy % sx, xy // sx)
-                lut[lut_base + labels[r]] = pin_val[e]
-            crcs[i] = _write_slice(
-                run_start, run_end, row_first, labels, sy, lut, lut_base, out, base + i * s2, s0, s1, write, checksum,
-            )
+        decode_block(
+            buf, code_offsets, sx, sy, permissible, markov_order, markov_table,
+            lut_offsets, lut, pin_ptr, pin_xy, pin_val,
+            out, base, s0, s1, s2, write, checksum,
+            max_code_len, runs_capacity, nz * worker // nworkers, nz * (worker + 1) // nworkers, statuses, crcs,
+        )

@@ -1,0 +1,160 @@
+"""Decoder benchmark: this project against crackle-codec, in the same run, on the 512^3 volume.
+
+Prints a table of best-of-N wall times (all cores) and their ratios
+(reference time / our time, so > 1 means we are faster), peak memory of a
+full decompress, and import + first-call time with a cold and a warm Numba
+cache. Run from the repository root:
+
+    python benchmarks/bench_decode.py [--repeat 5]
+
+The volume comes from $CRACKLE_TEST_DATA (default ../shared/data).
+"""
+
+import argparse
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+import crackle  # noqa: E402
+from tests.reference import run_reference  # noqa: E402
+
+DATA = Path(os.environ.get("CRACKLE_TEST_DATA", ROOT.parent / "shared" / "data"))
+STREAMS = ("shared file (pins, M7)", "flat, M0", "flat, M5", "pins, M5")
+
+# The same timing code runs in both processes; ``crackle`` is whichever is importable.
+TIMINGS = """
+import json, time, numpy as np, crackle
+
+def best(fn, repeat):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+def measure(paths, repeat):
+    rows = {}
+    for name, path in paths.items():
+        stream = open(path, "rb").read()
+        uniq = crackle.labels(stream)
+        probe = [int(uniq[len(uniq) // 4]), int(uniq[len(uniq) // 2]), int(uniq[3 * len(uniq) // 4])]
+        crackle.decompress(stream)
+        row = {}
+        row["decompress"] = best(lambda: crackle.decompress(stream), repeat)
+        row["decompress(label=)"] = sum(
+            best(lambda: crackle.decompress(stream, label=v), repeat) for v in probe) / 3
+        arr = crackle.CrackleArray(stream)
+        row["CrackleArray[:, :, z]"] = best(lambda: arr[:, :, 257], repeat)
+        row["labels"] = best(lambda: crackle.labels(stream), repeat)
+        row["num_labels"] = best(lambda: crackle.num_labels(stream), repeat)
+        row["min + max"] = best(lambda: (crackle.min(stream), crackle.max(stream)), repeat)
+        row["contains"] = best(lambda: crackle.contains(stream, probe[1]), repeat)
+        rows[name] = row
+    return rows
+"""
+
+PEAK = """
+import resource, sys, json, crackle
+stream = open(sys.argv[1], "rb").read()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+out = crackle.decompress(stream)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"peak_kib": after, "before_kib": before, "out": out.nbytes, "stream": len(stream)}))
+"""
+
+FIRST_CALL = """
+import time, json, sys
+start = time.perf_counter()
+import crackle
+imported = time.perf_counter()
+stream = open(sys.argv[1], "rb").read()
+crackle.decompress(stream)
+done = time.perf_counter()
+print(json.dumps({"import": imported - start, "first_call": done - imported}))
+"""
+
+
+def make_streams(workdir: Path) -> dict:
+    """The shared stream plus flat M0, flat M5 and pins M5 re-encodings written by crackle-codec."""
+    source = workdir / "shared.ckl"
+    source.write_bytes(gzip.decompress((DATA / "connectomics.npy.ckl.gz").read_bytes()))
+    paths = dict(zip(STREAMS, [source] + [workdir / f"{n}.ckl" for n in ("flat0", "flat5", "pins5")]))
+    code = textwrap.dedent(f"""
+        import json, crackle
+        arr = crackle.decompress(open({str(source)!r}, "rb").read())
+        for name, kw in (("flat0", {{}}), ("flat5", {{"markov_model_order": 5}}),
+                         ("pins5", {{"allow_pins": 1, "markov_model_order": 5}})):
+            open({str(workdir)!r} + "/" + name + ".ckl", "wb").write(crackle.compress(arr, **kw))
+        print(json.dumps({{}}))
+    """)
+    run_reference(code)
+    return paths
+
+
+def ours(code: str, *args, env=None) -> dict:
+    """Run ``code`` with this project importable (fresh process)."""
+    done = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True,
+                          text=True, cwd=str(ROOT), env=env, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def reference(code: str, *args) -> dict:
+    """Run ``code`` with crackle-codec importable (fresh process); args via sys.argv."""
+    return run_reference(f"import sys; sys.argv = ['x'] + {list(map(str, args))!r}\n" + code)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        paths = make_streams(workdir)
+        sizes = {name: path.stat().st_size for name, path in paths.items()}
+        call = f"{TIMINGS}\nprint(json.dumps(measure({ {k: str(v) for k, v in paths.items()} !r}, {args.repeat})))"
+        theirs = run_reference(call)
+        mine = ours(call)
+
+        print(f"crackle (this project) vs crackle-codec, 512^3 uint32 connectomics, "
+              f"{os.cpu_count()} cores, best of {args.repeat}; ratio = reference / ours")
+        for name in STREAMS:
+            print(f"\n{name}: {sizes[name]:,} bytes")
+            print(f"  {'operation':<24} {'reference':>12} {'ours':>12} {'ratio':>8}")
+            for op, ref_time in theirs[name].items():
+                t = mine[name][op]
+                print(f"  {op:<24} {ref_time * 1e3:>10.3f}ms {t * 1e3:>10.3f}ms {ref_time / t:>7.2f}x")
+
+        print("\npeak memory of decompress (fresh process, ru_maxrss growth during the call)")
+        print(f"  {'stream':<24} {'reference':>12} {'ours':>12} {'(ours + stream) / (output + stream)':>37}")
+        for name in STREAMS:
+            r = reference(PEAK, paths[name])
+            m = ours(PEAK, paths[name])
+            grow = lambda d: (d["peak_kib"] - d["before_kib"]) * 1024  # noqa: E731
+            share = (grow(m) + m["stream"]) / (m["out"] + m["stream"])
+            print(f"  {name:<24} {grow(r) / 2**20:>10.1f}MB {grow(m) / 2**20:>10.1f}MB {share:>36.2f}")
+
+        print("\nimport + first decompress of the shared file (fresh process)")
+        with tempfile.TemporaryDirectory() as cache:
+            env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+            for label in ("cold Numba cache", "warm Numba cache"):
+                t = ours(FIRST_CALL, paths[STREAMS[0]], env=env)
+                print(f"  {label:<18} import {t['import']:.2f}s, first call {t['first_call']:.2f}s")
+        r = reference(FIRST_CALL, paths[STREAMS[0]])
+        print(f"  {'crackle-codec':<18} import {r['import']:.2f}s, first call {r['first_call']:.2f}s")
+
+
+if __name__ == "__main__":
+    main()
