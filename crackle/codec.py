@@ -187,7 +187,7 @@ def labels_for_z_range(binary, z_start: int, z_end: int) -> np.ndarray:
         if keys.size and int(keys[-1]) >= section.unique.size:
             raise FormatError(f"labels section key {int(keys[-1])} exceeds the {section.unique.size} unique labels")
         return np.unique(section.unique[keys])
-    lut = _run_kernel(view, z_start, z_end, 0, None, True, out=None)
+    lut, _ = _run_kernel(view, z_start, z_end, 0, None, True)
     return np.unique(lut.view(head.dtype))
 
 
@@ -242,11 +242,16 @@ def _kernel_values(view: StreamView, label, out_dtype: np.dtype):
     return hits.view(np.uint8), np.uint8(int(background) == int(label))
 
 
-def _run_kernel(view: StreamView, z_start: int, z_end: int, parallel: int, label, verify: bool, out):
-    """Decode slices ``z_start .. z_end - 1`` into ``out`` (or only their lookup table if None).
+def _run_kernel(view: StreamView, z_start: int, z_end: int, parallel: int, label, verify: bool,
+                target=None, out_z: int = 0):
+    """Decode slices ``z_start .. z_end - 1``; returns ``(lut, out)``.
 
-    ``out`` is a 3-D array of shape (sx, sy, z_end - z_start) or a view into a
-    larger contiguous array. Returns the component lookup table after pins.
+    ``target()`` is called once every check that needs no decoding has passed
+    (so a hostile header cannot make us allocate before its sections were
+    checked against the stream) and returns a contiguous (sx, sy, n) array;
+    the slices are decoded into ``out[:, :, out_z : out_z + z_end - z_start]``.
+    Without ``target`` only the lookup table (component -> value, after pins)
+    is computed and ``out`` is None.
     """
     head = view.header
     layout = view.layout
@@ -255,18 +260,16 @@ def _run_kernel(view: StreamView, z_start: int, z_end: int, parallel: int, label
     out_dtype = np.dtype(bool) if label is not None else head.dtype
     values, background = _kernel_values(view, label, out_dtype)
     lut, pin_ptr, pin_xy, pin_val = _lookup_table(view, z_start, z_end, values, background)
+    markov_table = view.markov_table
 
+    out = None if target is None else target()
     if out is None:
         flat = np.zeros(1, dtype=values.dtype)
         base = s0 = s1 = s2 = 0
-        write = False
     else:
-        root = out if out.base is None else out.base
-        flat = root.reshape(-1, order="A").view(values.dtype)
-        item = out.itemsize
-        base = (out.__array_interface__["data"][0] - root.__array_interface__["data"][0]) // item
-        s0, s1, s2 = (s // item for s in out.strides)
-        write = True
+        flat = out.reshape(-1, order="A").view(values.dtype)
+        s0, s1, s2 = (s // out.itemsize for s in out.strides)
+        base = out_z * s2
 
     offsets = layout.code_offsets[z_start : z_end + 1]
     lengths = np.diff(offsets)
@@ -282,10 +285,10 @@ def _run_kernel(view: StreamView, z_start: int, z_end: int, parallel: int, label
     checksum = bool(verify and head.format_version == 1)
     args = (
         view.buffer, offsets, head.sx, head.sy, head.crack_format == CrackFormat.PERMISSIBLE,
-        head.markov_model_order, view.markov_table,
+        head.markov_model_order, markov_table,
         view.labels.component_offsets[z_start : z_end + 1] - view.labels.component_offsets[z_start],
         lut, pin_ptr, pin_xy, pin_val,
-        flat, base, s0, s1, s2, write, checksum,
+        flat, base, s0, s1, s2, out is not None, checksum,
         max_code_len, runs_capacity,
     )
     with _threads(parallel):
@@ -307,7 +310,7 @@ def _run_kernel(view: StreamView, z_start: int, z_end: int, parallel: int, label
                 f"slice z={z_start + i}: crc32c of its components is {int(crcs[i]):#010x}, "
                 f"stream says {int(stored[i]):#010x}"
             )
-    return lut
+    return lut, out
 
 
 def _empty_output(head: CrackleHeader, nz: int, label) -> np.ndarray:
@@ -349,16 +352,19 @@ def decompress_range(
     view = stream_view(binary)
     head = view.header
     z_start, z_end = _check_z_range(head, z_start, z_end)
-    out = _empty_output(head, z_end - z_start, label)
-    if out.size:
-        _run_kernel(view, z_start, z_end, parallel, label, verify, out)
+    if head.voxels() == 0 or z_start == z_end:
+        return _empty_output(head, z_end - z_start, label)
+    _, out = _run_kernel(view, z_start, z_end, parallel, label, verify,
+                         target=lambda: _empty_output(head, z_end - z_start, label))
     return out
 
 
 def label_z_range(binary, label: int) -> tuple:
-    """``(z_start, z_end)`` of the slices that hold ``label``; ``(0, 0)`` if it is absent.
+    """``(z_start, z_end)``, the exact range of slices that hold ``label``; ``(0, 0)`` if it is absent.
 
-    Reads only the labels section (and, for PINS streams, the pin records).
+    Reads only the labels section (and, for PINS streams, the pin records),
+    except for the background label of a PINS stream, whose slices are found
+    from the crack codes (without building the voxel array).
     """
     view = stream_view(binary)
     head = view.header
@@ -369,9 +375,12 @@ def label_z_range(binary, label: int) -> tuple:
     spans = []
     if isinstance(section, FlatLabels):
         ids = np.flatnonzero(section.lookup(0, int(section.component_offsets[-1]), hits))
+    elif int(section.background) == int(label):
+        # The background is whatever no record claims: which components those
+        # are depends on the pins, so this takes the components of every slice.
+        hits_after_pins, _ = _run_kernel(view, 0, head.sz, 0, label, True)
+        ids = np.flatnonzero(hits_after_pins)
     else:
-        if int(section.background) == int(label):
-            return 0, head.sz
         pin_label, pin_index, pin_depth, cc_label, cc_id = view.pin_records
         ids = cc_id[hits[cc_label]]
         mine = hits[pin_label]
@@ -442,7 +451,9 @@ def decompress(
         if z_start == z_end:
             return np.zeros((0, 0, 0), dtype=bool, order="F" if head.fortran_order else "C")
         return decompress_range(view, z_start, z_end, parallel, label=label, verify=verify)
-    image = np.zeros(head.shape, dtype=bool, order="F" if head.fortran_order else "C")
-    if z_end > z_start:
-        _run_kernel(view, z_start, z_end, parallel, label, verify, image[:, :, z_start:z_end])
+    order = "F" if head.fortran_order else "C"
+    if z_end == z_start:
+        return np.zeros(head.shape, dtype=bool, order=order)
+    _, image = _run_kernel(view, z_start, z_end, parallel, label, verify,
+                           target=lambda: np.zeros(head.shape, dtype=bool, order=order), out_z=z_start)
     return image

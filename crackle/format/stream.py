@@ -29,6 +29,11 @@ class StreamView:
     def __init__(self, binary):
         self.buffer = np.frombuffer(binary, dtype=np.uint8)
         self.header = CrackleHeader.frombytes(self.buffer)
+        if self.header.nbytes >= 2**63:
+            raise FormatError(
+                f"header describes a {self.header.sx} x {self.header.sy} x {self.header.sz} volume of "
+                f"{self.header.nbytes} bytes, more than any array can hold"
+            )
         self._labels_crc_checked = False
 
     @cached_property

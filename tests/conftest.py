@@ -1,0 +1,47 @@
+"""Shared fixtures: paths to the shared spec and data, golden vectors, seeds, the reference oracle."""
+
+import gzip
+import json
+import os
+import secrets
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.reference import ensure_reference
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+DATA = Path(os.environ.get("CRACKLE_TEST_DATA", SHARED / "data"))
+VECTORS = SHARED / "spec" / "vectors"
+
+
+def load_manifest() -> list:
+    """The golden vector cases listed in ``manifest.json``."""
+    return json.loads((VECTORS / "manifest.json").read_text())["cases"]
+
+
+def load_vector(name: str) -> tuple:
+    """``(stream bytes, input array)`` of one golden vector."""
+    return (VECTORS / f"{name}.ckl").read_bytes(), np.load(VECTORS / f"{name}.npy")
+
+
+@pytest.fixture(scope="session")
+def connectomics_stream() -> bytes:
+    """The shared 512^3 connectomics volume as written by crackle-codec (pins, Markov 7)."""
+    return gzip.decompress((DATA / "connectomics.npy.ckl.gz").read_bytes())
+
+
+@pytest.fixture(scope="session")
+def reference():
+    """Make sure crackle-codec is installed for the subprocess oracle (never imported here)."""
+    return ensure_reference()
+
+
+@pytest.fixture
+def seed() -> int:
+    """A fresh random seed per test run (override with CRACKLE_TEST_SEED); printed so failures can be replayed."""
+    value = int(os.environ.get("CRACKLE_TEST_SEED", secrets.randbits(32)))
+    print(f"seed: CRACKLE_TEST_SEED={value}")
+    return value

@@ -1,0 +1,56 @@
+"""Random segmentations for tests: blocky regions, every integer dtype, extreme values."""
+
+import numpy as np
+
+DTYPES = [np.uint8, np.uint16, np.uint32, np.uint64, np.int8, np.int16, np.int32, np.int64]
+
+
+def _byte_width(value: int) -> int:
+    for width in (1, 2, 4):
+        if value < 2 ** (8 * width):
+            return width
+    return 8
+
+
+def label_pool(rng, dtype, count: int) -> np.ndarray:
+    """Up to ``count`` distinct label values of ``dtype``: small, full-range, extreme or all-negative.
+
+    Signed pools keep every negative value within what crackle-codec's stored
+    width (chosen from the maximum alone) can hold, so that its streams are
+    correct and can serve as an oracle.
+    """
+    info = np.iinfo(dtype)
+    signed = info.min < 0
+    mode = rng.choice(["small", "wide", "extremes", "negative"] if signed else ["small", "wide", "extremes"])
+    if mode == "small":
+        values = rng.integers(-20 if signed else 0, 40, size=count, endpoint=True, dtype=dtype)
+    elif mode == "negative":
+        values = rng.integers(info.min, -1, size=count, endpoint=True, dtype=dtype)
+    else:
+        values = rng.integers(info.min, info.max, size=count, endpoint=True, dtype=dtype)
+        if mode == "extremes":
+            extremes = [info.max, info.min, 0, 1] + ([2**53 + 1, info.max - 1] if info.bits == 64 else [])
+            values = np.concatenate([values, np.array(extremes, dtype=dtype)])
+        if signed:
+            values = np.concatenate([values, np.array([info.max], dtype=dtype)])
+    values = np.unique(values)
+    rng.shuffle(values)
+    values = values[:count]
+    top = int(values.max())
+    if signed and top >= 0:
+        values = values[values >= -(2 ** (8 * _byte_width(top) - 1))]
+    return values
+
+
+def blocky(rng, shape, dtype, nlabels: int = 8, boxes: int = 12, noise: float = 0.0, order: str = "F") -> np.ndarray:
+    """Random boxes of random labels painted over a random background, optional salt noise."""
+    values = label_pool(rng, dtype, nlabels)
+    arr = np.full(shape, values[0], dtype=dtype)
+    for _ in range(boxes):
+        lo = [int(rng.integers(0, s)) for s in shape]
+        hi = [int(rng.integers(a, s)) + 1 for a, s in zip(lo, shape)]
+        arr[tuple(slice(a, b) for a, b in zip(lo, hi))] = values[rng.integers(values.size)]
+    if noise:
+        mask = rng.random(shape) < noise
+        arr[mask] = values[rng.integers(values.size, size=int(mask.sum()))]
+    return np.asfortranarray(arr) if order == "F" else np.ascontiguousarray(arr)

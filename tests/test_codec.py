@@ -1,0 +1,139 @@
+"""Decoding options and label queries against numpy on the decoded golden vectors."""
+
+import numpy as np
+import pytest
+
+import crackle
+from crackle.codec import decompress_range, label_z_range
+from tests.conftest import load_manifest, load_vector
+
+NONEMPTY = [c for c in load_manifest() if np.prod(c["shape"]) > 0]
+
+
+def as3d(arr):
+    return arr if arr.ndim == 3 else arr[:, :, np.newaxis]
+
+
+@pytest.mark.parametrize("case", NONEMPTY, ids=[c["name"] for c in NONEMPTY])
+def test_binary_image_and_crop(case):
+    stream, arr = load_vector(case["name"])
+    arr = as3d(arr)
+    for value in np.unique(arr)[:6]:
+        mask = crackle.decompress(stream, label=int(value))
+        assert mask.dtype == bool and mask.shape == arr.shape
+        np.testing.assert_array_equal(mask, arr == value)
+        zs = np.flatnonzero((arr == value).any(axis=(0, 1)))
+        assert label_z_range(stream, int(value)) == (zs[0], zs[-1] + 1)
+        cropped = crackle.decompress(stream, label=int(value), crop=True)
+        np.testing.assert_array_equal(cropped, arr[:, :, zs[0] : zs[-1] + 1] == value)
+    absent = int(np.iinfo(arr.dtype).max) if np.iinfo(arr.dtype).max not in arr else 0
+    if absent not in arr:
+        assert not crackle.decompress(stream, label=absent).any()
+        assert crackle.decompress(stream, label=absent, crop=True).shape == (0, 0, 0)
+
+
+@pytest.mark.parametrize("case", NONEMPTY, ids=[c["name"] for c in NONEMPTY])
+def test_z_ranges(case):
+    stream, arr = load_vector(case["name"])
+    arr = as3d(arr)
+    sz = arr.shape[2]
+    for z0, z1 in {(0, sz), (0, 1), (sz - 1, sz), (sz // 2, sz), (sz // 3, (2 * sz) // 3 + 1), (1, 1)}:
+        if not 0 <= z0 <= z1 <= sz:
+            continue
+        part = decompress_range(stream, z0, z1, 0)
+        np.testing.assert_array_equal(part, arr[:, :, z0:z1])
+        assert part.flags.f_contiguous == (case["order"] != "C") or part.size <= 1
+        np.testing.assert_array_equal(crackle.labels_for_z_range(stream, z0, z1), np.unique(arr[:, :, z0:z1]))
+
+
+def test_z_range_out_of_bounds_is_a_value_error():
+    stream, _ = load_vector("tiny_4x4x2_F")
+    for z0, z1 in ((-1, 1), (0, 3), (2, 1)):
+        with pytest.raises(ValueError):
+            decompress_range(stream, z0, z1, 0)
+
+
+def test_contains_range_matches_numpy():
+    for name in ("dtype_int64_extremes", "dtype_uint64_maxvals", "pins_fast_24x24x10", "dtype_int8_neg"):
+        stream, arr = load_vector(name)
+        uniq = np.unique(arr)
+        info = np.iinfo(arr.dtype)
+        bounds = [info.min, info.min + 1, -5, 0, 3, 7, 100, info.max, info.max + 1, 2**70]
+        for low in bounds:
+            for high in bounds:
+                expected = uniq[(uniq >= low) & (uniq < high)] if low < high else uniq[:0]
+                np.testing.assert_array_equal(crackle.contains_range(stream, low, high), expected)
+
+
+def test_signed_values_keep_their_sign():
+    stream, arr = load_vector("dtype_int64_extremes")
+    assert crackle.min(stream) == int(arr.min()) == np.iinfo(np.int64).min
+    assert crackle.max(stream) == int(arr.max()) == np.iinfo(np.int64).max
+    assert crackle.labels(stream).dtype == np.int64
+
+
+def test_uint64_labels_above_2_53_are_exact_in_pins_streams(reference):
+    from tests.reference import reference_compress
+
+    arr = np.zeros((12, 12, 6), dtype=np.uint64, order="F")
+    arr[:, :, :] = 2**64 - 1
+    arr[2:5, 3:9, 1:5] = 2**53 + 1
+    arr[7:10, 1:4, :] = 2**63 + 3
+    (stream,) = reference_compress([(arr, {"allow_pins": 1})])
+    assert crackle.header(stream).label_format == crackle.LabelFormat.PINS_VARIABLE_WIDTH
+    np.testing.assert_array_equal(crackle.labels(stream), np.unique(arr))
+    assert crackle.max(stream) == 2**64 - 1
+    assert crackle.contains(stream, 2**53 + 1) and not crackle.contains(stream, 2**53)
+    np.testing.assert_array_equal(crackle.decompress(stream), arr)
+
+
+@pytest.mark.parametrize("name", ["connectomics_64x64x16", "connectomics_64x64x16_pins_markov7",
+                                  "v0_pins_fast_24x24x10", "markov5_blobs_many"])
+def test_label_queries_read_only_header_and_labels(name):
+    """Cut the stream right after its labels section: the label queries still answer."""
+    stream, arr = load_vector(name)
+    head = crackle.header(stream)
+    cut = stream[: head.header_bytes + head.grid_index_bytes + head.num_label_bytes]
+    uniq = np.unique(arr)
+    np.testing.assert_array_equal(crackle.labels(cut), uniq)
+    assert crackle.num_labels(cut) == uniq.size
+    assert (crackle.min(cut), crackle.max(cut)) == (int(uniq[0]), int(uniq[-1]))
+    assert crackle.contains(cut, int(uniq[len(uniq) // 2]))
+    np.testing.assert_array_equal(crackle.contains_range(cut, int(uniq[1]), int(uniq[-1])), uniq[1:-1])
+    with pytest.raises(crackle.FormatError):
+        crackle.decompress(cut)
+
+
+def test_bytes_like_inputs_are_accepted():
+    stream, arr = load_vector("tiny_4x4x2_F")
+    for form in (stream, bytearray(stream), memoryview(stream), np.frombuffer(stream, dtype=np.uint8)):
+        np.testing.assert_array_equal(crackle.decompress(form), arr)
+        np.testing.assert_array_equal(crackle.labels(form), np.unique(arr))
+    with pytest.raises(TypeError):
+        crackle.decompress("not a stream")
+
+
+def test_parallel_must_not_be_negative():
+    stream, _ = load_vector("tiny_4x4x2_F")
+    with pytest.raises(ValueError):
+        crackle.decompress(stream, parallel=-1)
+
+
+@pytest.mark.parametrize("section, z", [("labels", None), ("slice", 1), ("slice", 9), ("index", None)])
+def test_checksum_mismatch_names_the_section(section, z):
+    stream, _ = load_vector("pins_fast_24x24x10")
+    head = crackle.header(stream)
+    damaged = bytearray(stream)
+    if section == "labels":
+        damaged[-4 * head.sz - 4] ^= 1
+        match = "labels section crc32c"
+    elif section == "index":
+        damaged[head.header_bytes + 4 * head.sz] ^= 1
+        match = "crack index crc32c"
+    else:
+        damaged[len(stream) - 4 * head.sz + 4 * z] ^= 1
+        match = f"slice z={z}"
+    with pytest.raises(crackle.ChecksumError, match=match):
+        crackle.decompress(bytes(damaged))
+    if section != "index":
+        np.testing.assert_array_equal(crackle.decompress(bytes(damaged), verify=False), crackle.decompress(stream))
