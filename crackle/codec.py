@@ -296,7 +296,10 @@ def _run_kernel(view: StreamView, z_start: int, z_end: int, parallel: int, label
         if threads == 1:
             decode_block(*args, 0, nz, statuses, crcs)
         else:
-            decode_slices(*args, threads, statuses, crcs)
+            # Small blocks balance the threads; in C order, a block spans whole cache lines of z.
+            line = 1 if s0 == 1 else 64 // values.itemsize
+            block = builtins.max(line, -(-nz // (8 * threads)))
+            decode_slices(*args, threads, block, statuses, crcs)
     bad = np.flatnonzero(statuses)
     if bad.size:
         i = int(bad[0])

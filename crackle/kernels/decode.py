@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import status
-from .bits import crc32c_u32, crc32c_u64
+from .bits import crc32c_u32, crc32c_u64, fetch_add
 from .ccl import label_runs, run_at
 from .crack_code import read_chain_starts, read_moves_markov, read_moves_plain, walk_chains
 
@@ -158,19 +158,28 @@ def decode_slices(
     buf, code_offsets, sx, sy, permissible, markov_order, markov_table,
     lut_offsets, lut, pin_ptr, pin_xy, pin_val,
     out, base, s0, s1, s2, write, checksum,
-    max_code_len, runs_capacity, nworkers, statuses, crcs,
+    max_code_len, runs_capacity, nworkers, block, statuses, crcs,
 ):
-    """Decode every slice of a z-range: :func:`decode_block` over ``nworkers`` contiguous blocks in parallel.
+    """Decode every slice of a z-range with ``nworkers`` threads.
 
-    ``nworkers`` is the thread count (``numba.get_num_threads`` is not called
-    in here because it would stop Numba from caching the compiled kernel).
+    Workers take contiguous blocks of ``block`` slices from a shared atomic
+    counter, so a z-range whose slices differ in cost (dense and sparse parts
+    of a volume) still keeps every thread busy. ``nworkers`` is the thread
+    count (``numba.get_num_threads`` is not called in here because it would
+    stop Numba from caching the compiled kernel). Other parameters are those
+    of :func:`decode_block`.
     """
     nz = code_offsets.size - 1
-    nworkers = max(1, min(nworkers, nz))
-    for worker in prange(nworkers):
-        decode_block(
-            buf, code_offsets, sx, sy, permissible, markov_order, markov_table,
-            lut_offsets, lut, pin_ptr, pin_xy, pin_val,
-            out, base, s0, s1, s2, write, checksum,
-            max_code_len, runs_capacity, nz * worker // nworkers, nz * (worker + 1) // nworkers, statuses, crcs,
-        )
+    nblocks = (nz + block - 1) // block
+    counter = np.zeros(1, dtype=np.int64)
+    for _ in prange(nworkers):
+        while True:
+            b = fetch_add(counter, 0)
+            if b >= nblocks:
+                break
+            decode_block(
+                buf, code_offsets, sx, sy, permissible, markov_order, markov_table,
+                lut_offsets, lut, pin_ptr, pin_xy, pin_val,
+                out, base, s0, s1, s2, write, checksum,
+                max_code_len, runs_capacity, b * block, min((b + 1) * block, nz), statuses, crcs,
+            )
