@@ -362,27 +362,22 @@ def decompress_range(
     return out
 
 
-def label_z_range(binary, label: int) -> tuple:
-    """``(z_start, z_end)``, the exact range of slices that hold ``label``; ``(0, 0)`` if it is absent.
+def _label_slices(view: StreamView, label: int) -> tuple:
+    """``(z_start, z_end, exact)``: slices that may hold ``label``, from the labels section.
 
-    Reads only the labels section (and, for PINS streams, the pin records),
-    except for the background label of a PINS stream, whose slices are found
-    from the crack codes (without building the voxel array).
+    The range is exact except for the background of a PINS stream (which
+    components it covers depends on the pins), where it is every slice.
     """
-    view = stream_view(binary)
     head = view.header
     if head.voxels() == 0 or not contains(view, label):
-        return 0, 0
+        return 0, 0, True
     section = view.labels
     hits = section.unique == section.unique.dtype.type(label)
     spans = []
     if isinstance(section, FlatLabels):
         ids = np.flatnonzero(section.lookup(0, int(section.component_offsets[-1]), hits))
     elif int(section.background) == int(label):
-        # The background is whatever no record claims: which components those
-        # are depends on the pins, so this takes the components of every slice.
-        hits_after_pins, _ = _run_kernel(view, 0, head.sz, 0, label, True)
-        ids = np.flatnonzero(hits_after_pins)
+        return 0, head.sz, False
     else:
         pin_label, pin_index, pin_depth, cc_label, cc_id = view.pin_records
         ids = cc_id[hits[cc_label]]
@@ -400,8 +395,33 @@ def label_z_range(binary, label: int) -> tuple:
             )
         )
     if not spans:
+        return 0, 0, True
+    return builtins.min(lo for lo, _ in spans), builtins.max(hi for _, hi in spans), True
+
+
+def _occupied(components: np.ndarray, offsets: np.ndarray) -> tuple:
+    """``(z_start, z_end)`` of the slices whose components (global ids, ascending) are listed."""
+    if components.size == 0:
         return 0, 0
-    return builtins.min(lo for lo, _ in spans), builtins.max(hi for _, hi in spans)
+    return (
+        int(np.searchsorted(offsets, components[0], side="right")) - 1,
+        int(np.searchsorted(offsets, components[-1], side="right")),
+    )
+
+
+def label_z_range(binary, label: int) -> tuple:
+    """``(z_start, z_end)``, the exact range of slices that hold ``label``; ``(0, 0)`` if it is absent.
+
+    Reads only the labels section (and, for PINS streams, the pin records),
+    except for the background label of a PINS stream, whose slices are found
+    from the crack codes (without building the voxel array).
+    """
+    view = stream_view(binary)
+    z_start, z_end, exact = _label_slices(view, label)
+    if exact:
+        return z_start, z_end
+    hits_after_pins, _ = _run_kernel(view, 0, view.header.sz, 0, label, True)
+    return _occupied(np.flatnonzero(hits_after_pins), view.labels.component_offsets)
 
 
 def decompress(
@@ -449,14 +469,16 @@ def decompress(
         return decompress_range(binary, None, None, parallel, verify=verify)
     view = stream_view(binary)
     head = view.header
-    z_start, z_end = label_z_range(view, label)
-    if crop:
-        if z_start == z_end:
-            return np.zeros((0, 0, 0), dtype=bool, order="F" if head.fortran_order else "C")
-        return decompress_range(view, z_start, z_end, parallel, label=label, verify=verify)
     order = "F" if head.fortran_order else "C"
+    z_start, z_end, exact = _label_slices(view, label)
     if z_end == z_start:
-        return np.zeros(head.shape, dtype=bool, order=order)
-    _, image = _run_kernel(view, z_start, z_end, parallel, label, verify,
-                           target=lambda: np.zeros(head.shape, dtype=bool, order=order), out_z=z_start)
+        return np.zeros((0, 0, 0) if crop else head.shape, dtype=bool, order=order)
+    if crop and exact:
+        return decompress_range(view, z_start, z_end, parallel, label=label, verify=verify)
+    lut, image = _run_kernel(view, z_start, z_end, parallel, label, verify,
+                             target=lambda: np.zeros(head.shape, dtype=bool, order=order), out_z=z_start)
+    if crop:
+        offsets = view.labels.component_offsets[z_start:] - view.labels.component_offsets[z_start]
+        first, last = _occupied(np.flatnonzero(lut), offsets)
+        return image[:, :, z_start + first : z_start + last].copy(order=order)
     return image
