@@ -49,3 +49,25 @@ def test_vector_label_queries(case):
     absent = [v for v in (info.min, info.max, 0, 1, -1, info.max + 1, info.min - 1) if v not in set(uniq.tolist())]
     for value in absent:
         assert not crackle.contains(stream, value)
+
+
+def test_portable_crc_path_decodes_identically(tmp_path):
+    """Without SSE4.2 (here: Numba targeting a generic CPU) the table-driven crc32c must agree."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    names = ["connectomics_64x64x16_pins_markov7", "noise_16x16x4_markov3", "2d_16x13_C", "dtype_int64_extremes"]
+    code = (
+        "import sys, numpy as np, crackle; from crackle.kernels import bits; from tests.conftest import load_vector\n"
+        "assert bits.crc32c_u64 is bits._crc32c_u64_table\n"
+        "for name in sys.argv[1:]:\n"
+        "    stream, arr = load_vector(name)\n"
+        "    np.testing.assert_array_equal(crackle.decompress(stream), arr.reshape(arr.shape + (1,) * (3 - arr.ndim)))\n"
+        "print('ok')\n"
+    )
+    env = dict(os.environ, NUMBA_CPU_NAME="generic", NUMBA_CACHE_DIR=str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", code, *names], cwd=str(ROOT), env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]

@@ -41,30 +41,26 @@ def fetch_add(typingctx, counter, index):
     return sig, codegen
 
 
-@intrinsic
-def _crc32c_u64_sse42(typingctx, crc, word):
-    sig = types.uint32(types.uint32, types.uint64)
+def _sse42_crc32c(bits: int):
+    """An intrinsic for the SSE4.2 ``crc32`` instruction on a ``bits``-wide word (32 or 64)."""
+    word_type = types.uint64 if bits == 64 else types.uint32
 
-    def codegen(context, builder, signature, args):
-        i64 = ir.IntType(64)
-        fnty = ir.FunctionType(i64, [i64, i64])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.sse42.crc32.64.64")
-        return builder.trunc(builder.call(fn, [builder.zext(args[0], i64), args[1]]), ir.IntType(32))
+    @intrinsic
+    def crc32c_word(typingctx, crc, word):
+        sig = types.uint32(types.uint32, word_type)
 
-    return sig, codegen
+        def codegen(context, builder, signature, args):
+            wide = ir.IntType(bits)
+            fnty = ir.FunctionType(wide, [wide, wide])
+            name = f"llvm.x86.sse42.crc32.{bits}.{bits}"
+            fn = cgutils.get_or_insert_function(builder.module, fnty, name)
+            crc = builder.zext(args[0], wide) if bits == 64 else args[0]
+            result = builder.call(fn, [crc, args[1]])
+            return builder.trunc(result, ir.IntType(32)) if bits == 64 else result
 
+        return sig, codegen
 
-@intrinsic
-def _crc32c_u32_sse42(typingctx, crc, word):
-    sig = types.uint32(types.uint32, types.uint32)
-
-    def codegen(context, builder, signature, args):
-        i32 = ir.IntType(32)
-        fnty = ir.FunctionType(i32, [i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.sse42.crc32.32.32")
-        return builder.call(fn, [args[0], args[1]])
-
-    return sig, codegen
+    return crc32c_word
 
 
 def _crc32c_table() -> np.ndarray:
@@ -107,8 +103,8 @@ def _host_has_sse42() -> bool:
 
 
 if _host_has_sse42():
-    crc32c_u64 = _crc32c_u64_sse42
-    crc32c_u32 = _crc32c_u32_sse42
+    crc32c_u64 = _sse42_crc32c(64)
+    crc32c_u32 = _sse42_crc32c(32)
 else:
     crc32c_u64 = _crc32c_u64_table
     crc32c_u32 = _crc32c_u32_table

@@ -13,49 +13,61 @@ from .crack_code import _read_uint
 
 
 @njit(cache=True, nogil=True)
+def _read_count(rec, pos, count_width, item_width):
+    """A record's item count and the position after it; -1 if that many items would overrun ``rec``."""
+    if pos + count_width > rec.size:
+        return -1, pos
+    count = _read_uint(rec, pos, count_width)
+    pos += count_width
+    if count > np.uint64((rec.size - pos) // item_width):
+        return -1, pos
+    return np.int64(count), pos
+
+
+@njit(cache=True, nogil=True)
+def _read_ascending(rec, pos, n, width, limit, fill, out, at):
+    """Undo the difference coding of ``n`` values into ``out[at:]``; False if one reaches ``limit``."""
+    value = np.uint64(0)
+    for j in range(n):
+        value += _read_uint(rec, pos + j * width, width)
+        if value >= np.uint64(limit):
+            return False
+        if fill:
+            out[at + j] = np.int64(value)
+    return True
+
+
+@njit(cache=True, nogil=True)
 def _scan_records(rec, nlabels, count_width, index_width, depth_width, cc_width, voxels,
                   total_components, fill, pin_label, pin_index, pin_depth, cc_label, cc_id):
+    """Check (and with ``fill``, store) every record; returns ``(status, pins, components)``."""
     pos = 0
-    end = rec.size
     npins = 0
     nccs = 0
     for label in range(nlabels):
-        if pos + count_width > end:
+        n, pos = _read_count(rec, pos, count_width, index_width + depth_width)
+        if n < 0:
             return status.RECORDS_TRUNCATED, npins, nccs
-        count = _read_uint(rec, pos, count_width)
-        pos += count_width
-        if count > np.uint64((end - pos) // (index_width + depth_width)):
-            return status.RECORDS_TRUNCATED, npins, nccs
-        n = np.int64(count)
-        index = np.uint64(0)
-        for j in range(n):
-            index += _read_uint(rec, pos + j * index_width, index_width)
-            if index >= np.uint64(voxels):
-                return status.PIN_OUT_OF_RANGE, npins, nccs
-            if fill:
+        if not _read_ascending(rec, pos, n, index_width, voxels, fill, pin_index, npins):
+            return status.PIN_OUT_OF_RANGE, npins, nccs
+        if fill:
+            depths = pos + n * index_width
+            for j in range(n):
                 pin_label[npins + j] = label
-                pin_index[npins + j] = np.int64(index)
-                pin_depth[npins + j] = np.int64(_read_uint(rec, pos + n * index_width + j * depth_width, depth_width))
+                pin_depth[npins + j] = np.int64(_read_uint(rec, depths + j * depth_width, depth_width))
         pos += n * (index_width + depth_width)
         npins += n
-        if pos + count_width > end:
+
+        n, pos = _read_count(rec, pos, count_width, cc_width)
+        if n < 0:
             return status.RECORDS_TRUNCATED, npins, nccs
-        count = _read_uint(rec, pos, count_width)
-        pos += count_width
-        if count > np.uint64((end - pos) // cc_width):
-            return status.RECORDS_TRUNCATED, npins, nccs
-        n = np.int64(count)
-        cc = np.uint64(0)
-        for j in range(n):
-            cc += _read_uint(rec, pos + j * cc_width, cc_width)
-            if cc >= np.uint64(total_components):
-                return status.CC_OUT_OF_RANGE, npins, nccs
-            if fill:
-                cc_label[nccs + j] = label
-                cc_id[nccs + j] = np.int64(cc)
+        if not _read_ascending(rec, pos, n, cc_width, total_components, fill, cc_id, nccs):
+            return status.CC_OUT_OF_RANGE, npins, nccs
+        if fill:
+            cc_label[nccs : nccs + n] = label
         pos += n * cc_width
         nccs += n
-    if pos != end:
+    if pos != rec.size:
         return status.RECORDS_TRAILING, npins, nccs
     return status.OK, npins, nccs
 
