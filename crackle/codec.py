@@ -90,7 +90,8 @@ def _representable(value, dtype: np.dtype) -> bool:
 def _plain_sorted(view: StreamView) -> bool:
     """True if the stored unique list is ascending and duplicate-free as decoded values."""
     head = view.header
-    return head.is_sorted and not head.is_remapped and not head.signed
+    narrowing = head.stored_data_width > head.data_width
+    return head.is_sorted and not head.is_remapped and not head.signed and not narrowing
 
 
 def labels(binary) -> np.ndarray:
@@ -212,7 +213,7 @@ def _lookup_table(view: StreamView, z_start: int, z_end: int, values: np.ndarray
     if isinstance(section, FlatLabels):
         lut = section.lookup(c_start, c_end, values)
         no_pins = np.zeros(z_end - z_start + 1, dtype=np.int64)
-        return lut, no_pins, no_pins[:0], values[:0]
+        return lut, no_pins, no_pins[:0], np.zeros(0, dtype=values.dtype)
 
     pin_label, pin_index, pin_depth, cc_label, cc_id = view.pin_records
     lut = np.full(c_end - c_start, background, dtype=values.dtype)
@@ -276,6 +277,17 @@ def _run_kernel(view: StreamView, z_start: int, z_end: int, parallel: int, label
     max_code_len = int(lengths.max()) if lengths.size else 0
     pixels = head.sx * head.sy
     if head.crack_format == CrackFormat.PERMISSIBLE:
+        # Every pixel starts as its own component and each move links at most
+        # one pair (a code byte holds at most 8 moves), so a slice's components
+        # bound its pixels: checked here, before run buffers of that size exist.
+        counts = np.diff(view.labels.component_offsets[z_start : z_end + 1])
+        short = np.flatnonzero(counts < pixels - 8 * lengths)
+        if short.size:
+            z = z_start + int(short[0])
+            raise FormatError(
+                f"slice z={z} lists {int(counts[short[0]])} components, but its {int(lengths[short[0]])}-byte "
+                f"crack code can link at most {8 * int(lengths[short[0]])} of its {pixels} pixels"
+            )
         runs_capacity = pixels
     else:
         runs_capacity = builtins.min(pixels, head.sy + 8 * max_code_len)

@@ -43,8 +43,11 @@ def _components_per_slice(section, offset, header) -> np.ndarray:
 
 
 def _unique_values(section, offset, count, header) -> np.ndarray:
+    """The stored label values in the decoded dtype, read-only (views share them)."""
     stored = _take(section, offset, count, header.stored_data_width, "unique labels")
-    return stored.view(header.stored_dtype.newbyteorder("<")).astype(header.dtype)
+    values = stored.view(header.stored_dtype.newbyteorder("<")).astype(header.dtype)
+    values.flags.writeable = False
+    return values
 
 
 def _count(section, offset) -> int:

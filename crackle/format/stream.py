@@ -28,6 +28,8 @@ class StreamView:
 
     def __init__(self, binary):
         self.buffer = np.frombuffer(binary, dtype=np.uint8)
+        # One read-only type whatever the caller passed (bytes, bytearray, ...): one compiled kernel.
+        self.buffer.flags.writeable = False
         self.header = CrackleHeader.frombytes(self.buffer)
         if self.header.nbytes >= 2**63:
             raise FormatError(
