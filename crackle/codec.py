@@ -97,26 +97,24 @@ def _plain_sorted(view: StreamView) -> bool:
 def labels(binary) -> np.ndarray:
     """Sorted unique label values of the volume.
 
-    Reads only the header and labels section. Unlike crackle-codec 0.55, the
-    result is exact for uint64 labels above 2**53 in PINS streams and has the
-    stream's signed dtype for signed data.
+    Reads only the header and the start of the labels section. Unlike
+    crackle-codec 0.55, the result is exact for uint64 labels above 2**53 in
+    PINS streams and has the stream's signed dtype for signed data.
     """
     view = stream_view(binary)
     head = view.header
     if head.voxels() == 0:
         return np.zeros(0, dtype=head.dtype)
-    section = view.labels
-    if isinstance(section, FlatLabels):
-        if _plain_sorted(view):
-            return section.unique
-        return np.unique(section.unique)
+    unique, background = view.unique
     if not _plain_sorted(view):
-        background = np.array([section.background], dtype=head.dtype)
-        return np.unique(np.concatenate([section.unique, background]))
-    at = int(np.searchsorted(section.unique, section.unique.dtype.type(section.background)))
-    if at < section.unique.size and section.unique[at] == section.background:
-        return section.unique
-    return np.insert(section.unique, at, section.background)
+        extra = [] if background is None else [background]
+        return np.unique(np.concatenate([unique, np.array(extra, dtype=head.dtype)]))
+    if background is None:
+        return unique
+    at = int(np.searchsorted(unique, unique.dtype.type(background)))
+    if at < unique.size and unique[at] == background:
+        return unique
+    return np.insert(unique, at, background)
 
 
 def num_labels(binary) -> int:
@@ -125,33 +123,50 @@ def num_labels(binary) -> int:
     head = view.header
     if head.voxels() == 0:
         return 0
-    if head.is_remapped or head.signed:
+    if not _plain_sorted(view):
         return labels(view).size
-    section = view.labels
-    return section.unique.size + (0 if isinstance(section, FlatLabels) else 1)
+    unique, background = view.unique
+    return unique.size + (0 if background is None else 1)
+
+
+def _extremes(binary) -> tuple:
+    """(smallest, largest) label, from the ends of the sorted stored list and the background."""
+    view = stream_view(binary)
+    if view.header.voxels() == 0:
+        raise ValueError("a zero-voxel volume has no labels")
+    if _plain_sorted(view):
+        unique, background = view.unique
+        ends = [int(v) for v in unique[:1]] + [int(v) for v in unique[-1:]]
+        ends += [] if background is None else [int(background)]
+    else:
+        values = labels(view)
+        ends = [int(values[0]), int(values[-1])] if values.size else []
+    if not ends:
+        raise FormatError("the labels section of a non-empty volume lists no labels")
+    return builtins.min(ends), builtins.max(ends)
 
 
 def min(binary) -> int:
     """Smallest label value (reads only the labels section)."""
-    values = labels(binary)
-    if values.size == 0:
-        raise ValueError("a zero-voxel volume has no minimum")
-    return int(values[0])
+    return _extremes(binary)[0]
 
 
 def max(binary) -> int:
     """Largest label value (reads only the labels section)."""
-    values = labels(binary)
-    if values.size == 0:
-        raise ValueError("a zero-voxel volume has no maximum")
-    return int(values[-1])
+    return _extremes(binary)[1]
 
 
 def contains(binary, label: int) -> bool:
     """True if ``label`` occurs in the volume (binary search in the labels section)."""
-    values = labels(binary)
-    if not _representable(label, values.dtype):
+    view = stream_view(binary)
+    if not _representable(label, view.header.dtype) or view.header.voxels() == 0:
         return False
+    if _plain_sorted(view):
+        values, background = view.unique
+        if background is not None and int(background) == int(label):
+            return True
+    else:
+        values = labels(view)
     i = int(np.searchsorted(values, values.dtype.type(label)))
     return i < values.size and int(values[i]) == int(label)
 

@@ -126,6 +126,21 @@ class PinLabels:
         return tuple(arrays)
 
 
+def read_unique(section: np.ndarray, header: CrackleHeader) -> tuple:
+    """``(unique, background, end)``: the stored label values, the PINS background (None for
+    FLAT) and the offset just past them, read from the start of a labels section only."""
+    if header.label_format == LabelFormat.FLAT:
+        background, offset = None, 0
+    else:
+        background, offset = _unique_values(section, 0, 1, header)[0].item(), header.stored_data_width
+    num_unique = _count(section, offset)
+    offset += 8
+    if num_unique > (section.size - offset) // header.stored_data_width:
+        raise FormatError(f"labels section claims {num_unique} labels but holds {section.size} bytes")
+    unique = _unique_values(section, offset, num_unique, header)
+    return unique, background, offset + num_unique * header.stored_data_width
+
+
 def read_labels(section: np.ndarray, header: CrackleHeader):
     """Parse a labels section (uint8 array of ``header.num_label_bytes`` bytes).
 
@@ -137,49 +152,20 @@ def read_labels(section: np.ndarray, header: CrackleHeader):
         A field runs past the section, a count is impossible for the volume,
         or the section length disagrees with its contents.
     """
+    unique, background, offset = read_unique(section, header)
+    counts = _components_per_slice(section, offset, header)
+    offset += header.sz * header.component_width()
+    component_offsets = np.zeros(counts.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=component_offsets[1:])
     if header.label_format == LabelFormat.FLAT:
-        return _read_flat(section, header)
-    return _read_pins(section, header)
-
-
-def _offsets(counts: np.ndarray) -> np.ndarray:
-    offsets = np.zeros(counts.size + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    return offsets
-
-
-def _read_flat(section, header) -> FlatLabels:
-    num_unique = _count(section, 0)
-    offset = 8
-    if num_unique > (section.size - offset) // header.stored_data_width:
-        raise FormatError(f"labels section claims {num_unique} labels but holds {section.size} bytes")
-    unique = _unique_values(section, offset, num_unique, header)
-    offset += num_unique * header.stored_data_width
-    counts = _components_per_slice(section, offset, header)
-    offset += header.sz * header.component_width()
-    component_offsets = _offsets(counts)
-    total = int(component_offsets[-1])
-    key_width = byte_width(num_unique)
-    if offset + total * key_width != section.size:
-        raise FormatError(
-            f"labels section is {section.size} bytes but its {total} components "
-            f"need {offset + total * key_width}"
-        )
-    keys = _take(section, offset, total, key_width, "component keys")
-    return FlatLabels(unique, component_offsets, keys)
-
-
-def _read_pins(section, header) -> PinLabels:
-    sw = header.stored_data_width
-    background = _unique_values(section, 0, 1, header)[0]
-    num_unique = _count(section, sw)
-    offset = sw + 8
-    if num_unique > (section.size - offset) // sw:
-        raise FormatError(f"labels section claims {num_unique} labels but holds {section.size} bytes")
-    unique = _unique_values(section, offset, num_unique, header)
-    offset += num_unique * sw
-    counts = _components_per_slice(section, offset, header)
-    offset += header.sz * header.component_width()
+        total = int(component_offsets[-1])
+        key_width = byte_width(unique.size)
+        if offset + total * key_width != section.size:
+            raise FormatError(
+                f"labels section is {section.size} bytes but its {total} components "
+                f"need {offset + total * key_width}"
+            )
+        return FlatLabels(unique, component_offsets, _take(section, offset, total, key_width, "component keys"))
     fmt = int(_take(section, offset, 1, 1, "the pin width byte")[0])
     widths = (
         1 << (fmt & 0b11),
@@ -188,9 +174,9 @@ def _read_pins(section, header) -> PinLabels:
         1 << ((fmt >> 4) & 0b11),
     )
     return PinLabels(
-        background=background.item(),
+        background=background,
         unique=unique,
-        component_offsets=_offsets(counts),
+        component_offsets=component_offsets,
         records=section[offset + 1 :],
         widths=widths,
         voxels=header.voxels(),

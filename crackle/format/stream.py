@@ -13,7 +13,7 @@ from ..kernels import status
 from ..kernels.crack_code import parse_markov_model
 from .crc import crc32c
 from .header import CrackleHeader
-from .labels import read_labels
+from .labels import read_labels, read_unique
 from .layout import Layout
 
 
@@ -65,6 +65,12 @@ class StreamView:
                 f"stream truncated: the labels section needs bytes up to {end}, found {self.buffer.size}"
             )
         return self.buffer[start:end]
+
+    @cached_property
+    def unique(self) -> tuple:
+        """``(unique values, PINS background or None)`` from the start of the labels section."""
+        values, background, _ = read_unique(self.labels_bytes, self.header)
+        return values, background
 
     @cached_property
     def labels(self):
