@@ -17,6 +17,7 @@ from .codec import (
     nbytes,
     num_labels,
 )
+from .encoder import compress
 from .errors import ChecksumError, FormatError
 from .format.header import CrackFormat, CrackleHeader, LabelFormat
 
@@ -29,6 +30,7 @@ __all__ = [
     "CrackleHeader",
     "FormatError",
     "LabelFormat",
+    "compress",
     "contains",
     "contains_range",
     "decompress",

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import ChecksumError, FormatError
 from ..kernels import status
-from ..kernels.crack_code import parse_markov_model
+from ..kernels.markov import parse_markov_model
 from .crc import crc32c
 from .header import CrackleHeader
 from .labels import read_labels, read_unique

@@ -1,4 +1,4 @@
-"""Crack code decoding: chain-start index, move symbols (plain or Markov), chain walking.
+"""Crack code decoding: chain-start index, plain move symbols, chain walking (Markov: :mod:`.markov`).
 
 A slice's crack code becomes two bitsets of pixel connectivity with
 ``nwords = sx // 64 + 1`` uint64 words per row (room for bits 0..sx):
@@ -21,46 +21,6 @@ from numba import njit
 from . import status
 
 UP, RIGHT, DOWN, LEFT = 0, 1, 2, 3
-
-# Prefix code of Markov ranks, looked up by the next three payload bits
-# (stream order, least significant first): 0 -> rank 0, 10 -> 1, 110 -> 2, 111 -> 3.
-_RANK = np.array([0, 1, 0, 2, 0, 1, 0, 3], dtype=np.uint8)
-_RANK_BITS = np.array([1, 2, 1, 3, 1, 2, 1, 3], dtype=np.uint8)
-
-# Every permutation of (0, 1, 2, 3) in lexicographic order, as stored model entries index them.
-_PERMUTATIONS = np.array(
-    [
-        [a, b, c, d]
-        for a in range(4)
-        for b in range(4)
-        for c in range(4)
-        for d in range(4)
-        if len({a, b, c, d}) == 4
-    ],
-    dtype=np.uint8,
-)
-
-
-@njit(cache=True, nogil=True)
-def parse_markov_model(model_bytes, order):
-    """Unpack a stored Markov model into a ``[context * 4 + rank] -> symbol`` table.
-
-    Returns ``(table, status)``; ``model_bytes`` must hold ceil(5 * 4**order / 8) bytes.
-    """
-    ncontexts = 4**order
-    table = np.empty(ncontexts * 4, dtype=np.uint8)
-    for ctx in range(ncontexts):
-        bit = 5 * ctx
-        index = 0
-        for k in range(5):
-            b = bit + k
-            index |= ((model_bytes[b >> 3] >> (b & 7)) & 1) << k
-        if index >= 24:
-            return table, status.BAD_PERMUTATION
-        for r in range(4):
-            table[ctx * 4 + r] = _PERMUTATIONS[index, r]
-    return table, status.OK
-
 
 @njit(cache=True, nogil=True)
 def _read_uint(buf, pos, width):
@@ -129,54 +89,6 @@ def read_moves_plain(buf, start, end, moves):
             acc = (acc + ((byte >> (2 * k)) & 3)) & 3
             moves[n] = acc
             n += 1
-    return n
-
-
-@njit(cache=True, nogil=True)
-def read_moves_markov(buf, start, end, table, order, moves):
-    """Decode a Markov-coded payload into moves (differences undone).
-
-    The first symbol is stored raw in 2 bits; each later one as the prefix code
-    of its rank under the context of the ``order`` previous symbols (the most
-    recent is the most significant base-4 digit). ``moves`` needs capacity
-    ``8 * (end - start)``; returns the number written. Trailing padding
-    decodes as extra symbols, which chain walking ignores.
-    """
-    nbits = (end - start) * 8
-    if nbits < 2:
-        return 0
-    bitbuf = np.uint64(0)
-    have = 0
-    nextbyte = start
-    while have <= 56 and nextbyte < end:
-        bitbuf |= np.uint64(buf[nextbyte]) << np.uint64(have)
-        have += 8
-        nextbyte += 1
-    acc = np.int64(bitbuf & np.uint64(3))
-    bitbuf >>= np.uint64(2)
-    have -= 2
-    bit = 2
-    moves[0] = acc
-    n = 1
-    shift = 2 * (order - 1)
-    ctx = acc << shift
-    while bit < nbits:
-        while have <= 56 and nextbyte < end:
-            bitbuf |= np.uint64(buf[nextbyte]) << np.uint64(have)
-            have += 8
-            nextbyte += 1
-        peek = np.int64(bitbuf & np.uint64(7))
-        length = np.int64(_RANK_BITS[peek])
-        if length > nbits - bit:
-            break
-        bitbuf >>= np.uint64(length)
-        have -= length
-        bit += length
-        sym = np.int64(table[ctx * 4 + _RANK[peek]])
-        ctx = (ctx >> 2) | (sym << shift)
-        acc = (acc + sym) & 3
-        moves[n] = acc
-        n += 1
     return n
 
 

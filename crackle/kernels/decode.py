@@ -19,7 +19,8 @@ from numba import njit, prange
 from . import status
 from .bits import crc32c_u32, crc32c_u64, fetch_add
 from .ccl import label_runs, run_at
-from .crack_code import read_chain_starts, read_moves_markov, read_moves_plain, walk_chains
+from .crack_code import read_chain_starts, read_moves_plain, walk_chains
+from .markov import read_moves_markov
 
 
 @njit(cache=True, nogil=True)

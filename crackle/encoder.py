@@ -1,0 +1,217 @@
+"""Compression: check the input, encode slices in parallel, assemble a format-v1 stream.
+
+Slices are encoded by a nogil Numba kernel on a thread pool, a block of
+slices per task: each slice's output size is only known once it is encoded,
+so tasks return their own arrays, which are then joined in z order. FLAT
+streams are byte-identical to crackle-codec's for the same input and options.
+"""
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Optional
+
+import numpy as np
+
+from .format.crc import crc32c
+from .format.header import MAX_MARKOV_ORDER, CrackFormat, CrackleHeader, LabelFormat, byte_width, unsigned_dtype
+from .kernels.encode import count_equal_neighbours, encode_slices
+from .kernels.markov import count_contexts, encode_markov, rank_symbols
+
+_BLOCK_BYTES = 64 << 20  # largest slab copied at once when the input is not in Fortran order
+
+
+def _volume(labels) -> tuple:
+    """The input as a 3-D array (x, y, z) and its header Fortran flag; checks dtype and rank."""
+    arr = np.asarray(labels)
+    if arr.dtype == bool:
+        arr = arr.view(np.uint8)
+    if arr.dtype.kind not in "ui":
+        raise ValueError(f"crackle compresses integer label arrays, got dtype {arr.dtype}")
+    if arr.ndim > 3:
+        raise ValueError(f"crackle compresses 2-D and 3-D arrays, got {arr.ndim} dimensions with shape {arr.shape}")
+    fortran = bool(arr.flags.f_contiguous)
+    shape = arr.shape + (1,) * (3 - arr.ndim)
+    return arr.reshape(shape, order="F" if fortran else "C"), fortran
+
+
+def _threads(parallel: int) -> int:
+    if int(parallel) < 0:
+        raise ValueError(f"parallel must be 0 (all cores) or a positive thread count, got {parallel}")
+    return int(parallel) or os.cpu_count() or 1
+
+
+def _stored_width(values: np.ndarray, signed: bool) -> int:
+    """Bytes per stored label: as crackle-codec (from the maximum), widened where negative values
+    would not survive (crackle-codec truncates them)."""
+    if values.size == 0:
+        return 1
+    top = int(values.max())
+    if not signed:
+        return byte_width(top)
+    if top < 0:
+        return 8  # crackle-codec measures the maximum as unsigned: any negative maximum needs 8 bytes
+    width = byte_width(top)
+    low = int(values.min())
+    while width < 8 and not (-(2 ** (8 * width - 1)) <= low and top < 2 ** (8 * width - 1)):
+        width *= 2
+    return width
+
+
+def _count_pairs(arr, threads: int) -> int:
+    """Equal consecutive voxels in Fortran order, which decides the crack format."""
+    sx, sy, sz = arr.shape
+    if arr.flags.f_contiguous:
+        return int(count_equal_neighbours(arr.reshape(-1, order="F"), threads))
+    pairs = 0
+    step = max(1, _BLOCK_BYTES // max(1, sx * sy * arr.itemsize))
+    for z0 in range(0, sz, step):
+        block = arr[:, :, z0 : z0 + step]
+        pairs += int(np.count_nonzero(block[1:] == block[:-1]))
+        pairs += int(np.count_nonzero(block[-1, :-1] == block[0, 1:]))
+        pairs += int(np.count_nonzero(block[-1, -1, :-1] == block[0, 0, 1:]))
+        if z0:
+            pairs += int(arr[-1, -1, z0 - 1] == arr[0, 0, z0])
+    return pairs
+
+
+def _encode_all(arr, permissible: bool, threads: int) -> list:
+    """Encode every slice; returns the per-block results of :func:`encode_slices` in z order."""
+    sx, sy, sz = arr.shape
+    if arr.flags.f_contiguous:
+        step = max(1, -(-sz // (8 * threads)))
+    else:
+        step = max(1, min(-(-sz // (8 * threads)), _BLOCK_BYTES // max(1, sx * sy * arr.itemsize)))
+
+    def encode(z0):
+        block = np.asfortranarray(arr[:, :, z0 : z0 + step])
+        return encode_slices(block.reshape(-1, order="F"), sx, sy, block.shape[2], permissible, True)
+
+    starts = range(0, sz, step)
+    if threads == 1 or len(starts) == 1:
+        return [encode(z0) for z0 in starts]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(encode, starts))
+
+
+def _markov_codes(codes, code_ends, ncodepoints, order):
+    """Re-code every slice's moves with a Markov model of ``order`` built from all slices.
+
+    Returns ``(model bytes, codes, code ends)``.
+    """
+    code_starts = np.concatenate([[0], code_ends[:-1]]).astype(np.int64)
+    index_sizes = codes[code_starts[:, None] + np.arange(4)].astype(np.int64) @ (256 ** np.arange(4))
+    payload_starts = code_starts + 4 + index_sizes
+    rank_of, model = rank_symbols(count_contexts(codes, payload_starts, ncodepoints, order))
+    out = np.empty(int(code_ends[-1]) + int(np.sum((ncodepoints + 7) // 8)) + 16, dtype=np.uint8)
+    ends = np.empty_like(code_ends)
+    at = 0
+    for z in range(code_ends.size):
+        head = codes[code_starts[z] : payload_starts[z]]
+        out[at : at + head.size] = head
+        at = encode_markov(codes, int(payload_starts[z]), int(ncodepoints[z]), rank_of, order, out, at + head.size)
+        ends[z] = at
+    return model.tobytes(), out[:at], ends
+
+
+def compress(
+    labels: np.ndarray,
+    allow_pins: int = 0,
+    markov_model_order: int = 0,
+    bgcolor: Optional[int] = None,
+    parallel: int = 0,
+) -> bytes:
+    """Compress a 2-D or 3-D integer array into a Crackle stream (format v1).
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        Integer (or bool) labels, 0 to 3 dimensions, any memory order. 2-D
+        input is stored as (sx, sy, 1).
+    allow_pins : int or bool
+        0: FLAT labels. 1 or 2: PINS labels where the volume is boundary-sparse.
+    markov_model_order : int
+        0 for plain 2-bit moves, 1-15 for a Markov model of that order.
+    bgcolor : int, optional
+        Background colour for PINS labels (chosen automatically if None).
+    parallel : int
+        Threads to use; 0 means all cores.
+
+    Returns
+    -------
+    bytes
+        The stream; it decodes (here and with crackle-codec) to ``labels``.
+
+    Raises
+    ------
+    ValueError
+        Non-integer dtype, more than 3 dimensions, Markov order outside 0-15.
+    """
+    arr, fortran = _volume(labels)
+    if not (isinstance(markov_model_order, (int, np.integer)) and 0 <= markov_model_order <= MAX_MARKOV_ORDER):
+        raise ValueError(f"markov_model_order must be an integer from 0 to {MAX_MARKOV_ORDER}, got {markov_model_order!r}")
+    if allow_pins not in (0, 1, 2):
+        raise ValueError(f"allow_pins must be 0, 1 or 2 (or a bool), got {allow_pins!r}")
+    threads = _threads(parallel)
+    dtype = arr.dtype
+    signed = dtype.kind == "i"
+    sx, sy, sz = arr.shape
+    head = CrackleHeader(
+        label_format=LabelFormat.FLAT, crack_format=CrackFormat.IMPERMISSIBLE, data_width=dtype.itemsize,
+        stored_data_width=1, sx=sx, sy=sy, sz=sz, num_label_bytes=0, fortran_order=fortran,
+        grid_size=2**31, signed=signed, markov_model_order=0, is_sorted=True, is_remapped=False,
+    )
+    if arr.size == 0:
+        return head.tobytes()
+
+    unsigned = arr.view(unsigned_dtype(dtype.itemsize))
+    voxels = sx * sy * sz
+    permissible = _count_pairs(unsigned, threads) < voxels // 2
+    blocks = _encode_all(unsigned, permissible, threads)
+
+    codes = np.concatenate([b[0] for b in blocks])
+    sizes = np.concatenate([np.diff(np.concatenate([[0], b[1]])) for b in blocks])
+    code_ends = np.cumsum(sizes)
+    ncodepoints = np.concatenate([b[2] for b in blocks])
+    counts = np.concatenate([b[3] for b in blocks])
+    values = np.concatenate([b[4] for b in blocks]).view(dtype)
+    slice_crcs = np.concatenate([b[5] for b in blocks])
+
+    order = int(markov_model_order) if ncodepoints.any() else 0
+    model = b""
+    if order:
+        model, codes, code_ends = _markov_codes(codes, code_ends, ncodepoints, order)
+
+    head.crack_format = CrackFormat.PERMISSIBLE if permissible else CrackFormat.IMPERMISSIBLE
+    head.markov_model_order = order
+    head.stored_data_width = _stored_width(values, signed)
+    labels_section = _flat_labels(values, counts, head)
+    head.num_label_bytes = len(labels_section)
+
+    index = np.diff(np.concatenate([[0], code_ends])).astype("<u4").tobytes()
+    return b"".join(
+        [
+            head.tobytes(),
+            index,
+            crc32c(index).to_bytes(4, "little"),
+            labels_section,
+            model,
+            codes.tobytes(),
+            crc32c(labels_section).to_bytes(4, "little"),
+            slice_crcs.astype("<u4").tobytes(),
+        ]
+    )
+
+
+def _flat_labels(values: np.ndarray, counts: np.ndarray, head: CrackleHeader) -> bytes:
+    """FLAT labels section: unique values (ascending as stored), components per slice, keys."""
+    stored = unsigned_dtype(head.stored_data_width)
+    patterns = values.astype(np.int64 if head.signed else values.dtype).astype(stored)
+    unique, keys = np.unique(patterns, return_inverse=True)
+    return b"".join(
+        [
+            np.uint64(unique.size).tobytes(),
+            unique.astype(stored.newbyteorder("<")).tobytes(),
+            counts.astype(unsigned_dtype(head.component_width()).newbyteorder("<")).tobytes(),
+            keys.astype(unsigned_dtype(byte_width(unique.size)).newbyteorder("<")).tobytes(),
+        ]
+    )

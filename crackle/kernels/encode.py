@@ -1,0 +1,117 @@
+"""Slice encoding: pixels -> connectivity -> components (ids, values, crc32c) and crack codes.
+
+The volume arrives as a flat Fortran-ordered array of unsigned integers
+(signed data is viewed as unsigned of the same width: only equality
+matters here). Components are labelled by the same run-based code the decoder
+uses (:func:`.ccl.label_runs`), so both number them identically.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from .ccl import label_runs
+from .chains import build_crack_graph, chain_codepoints, extract_chains, pack_codepoints, write_chain_index
+from .decode import _write_slice
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def count_equal_neighbours(flat, nworkers):
+    """Number of positions i >= 1 of ``flat`` with ``flat[i] == flat[i - 1]`` (the encoder's format rule)."""
+    n = flat.size
+    total = 0
+    for worker in prange(nworkers):
+        first = max(1, n * worker // nworkers)
+        last = n * (worker + 1) // nworkers
+        count = 0
+        for i in range(first, last):
+            count += flat[i] == flat[i - 1]
+        total += count
+    return total
+
+
+@njit(cache=True, nogil=True)
+def pixel_connectivity(flat, base, sx, sy, conn, nwords):
+    """Connectivity bitsets (see :mod:`.crack_code`) with a bit set between equal neighbours."""
+    conn[:] = 0
+    for y in range(sy):
+        row = base + y * sx
+        for x in range(1, sx):
+            if flat[row + x] == flat[row + x - 1]:
+                conn[y * nwords + (x >> 6)] |= np.uint64(1) << np.uint64(x & 63)
+        if y > 0:
+            links = (sy + y) * nwords
+            for x in range(sx):
+                if flat[row + x] == flat[row - sx + x]:
+                    conn[links + (x >> 6)] |= np.uint64(1) << np.uint64(x & 63)
+
+
+@njit(cache=True, nogil=True)
+def _grow(buffer, needed):
+    if needed <= buffer.size:
+        return buffer
+    bigger = np.empty(max(needed, 2 * buffer.size), dtype=buffer.dtype)
+    bigger[: buffer.size] = buffer
+    return bigger
+
+
+@njit(cache=True, nogil=True)
+def encode_slices(flat, sx, sy, nz, permissible, checksum):
+    """Encode slices ``0 .. nz - 1`` of ``flat`` (Fortran order, ``sx * sy`` values per slice).
+
+    Returns ``(codes, code_ends, ncodepoints, counts, values, crcs)``: the
+    concatenated crack codes (chain-start index and 2-bit difference-coded
+    codepoints) with the end offset of each slice's, each slice's number of
+    codepoints, its number of components, the value of every component
+    (slice by slice, in id order) and the crc32c of each slice's component ids.
+    """
+    pixels = sx * sy
+    nwords = sx // 64 + 1
+    nvertices = (sx + 1) * (sy + 1)
+    conn = np.empty((2 * sy + 1) * nwords, dtype=np.uint64)
+    run_start = np.empty(pixels, dtype=np.int64)
+    run_end = np.empty(pixels, dtype=np.int64)
+    parent = np.empty(pixels, dtype=np.int64)
+    labels = np.empty(pixels, dtype=np.int64)
+    row_first = np.empty(sy + 1, dtype=np.int64)
+    adjacency = np.empty(nvertices, dtype=np.uint8)
+    edge_capacity = 2 * pixels + 4
+    symbols = np.empty(4 * edge_capacity, dtype=np.uint8)
+    stack = np.empty(edge_capacity, dtype=np.int64)
+    moves_after = np.empty(4 * edge_capacity, dtype=np.int32)
+    starts = np.empty(edge_capacity, dtype=np.int64)
+    bounds = np.empty(edge_capacity + 1, dtype=np.int64)
+    codepoints = np.empty(8 * edge_capacity, dtype=np.uint8)
+
+    codes = np.empty(max(64, nz * 64), dtype=np.uint8)
+    code_ends = np.empty(nz, dtype=np.int64)
+    ncodepoints = np.empty(nz, dtype=np.int64)
+    counts = np.empty(nz, dtype=np.int64)
+    values = np.empty(max(16, nz * 16), dtype=flat.dtype)
+    crcs = np.zeros(nz, dtype=np.uint32)
+    nvalues = 0
+    at = 0
+    dummy = np.zeros(1, dtype=flat.dtype)
+    for z in range(nz):
+        base = z * pixels
+        pixel_connectivity(flat, base, sx, sy, conn, nwords)
+        count = label_runs(conn, nwords, sx, sy, run_start, run_end, row_first, parent, labels)
+        counts[z] = count
+        values = _grow(values, nvalues + count)
+        for y in range(sy):
+            for r in range(row_first[y], row_first[y + 1]):
+                values[nvalues + labels[r]] = flat[base + y * sx + run_start[r]]
+        nvalues += count
+        if checksum:
+            crcs[z] = _write_slice(run_start, run_end, row_first, labels, sy, dummy, 0, dummy, 0, 1, sx,
+                                   False, True)
+
+        build_crack_graph(conn, nwords, sx, sy, permissible, adjacency)
+        nchains = extract_chains(adjacency, sx, sy, symbols, starts, bounds, stack, moves_after)
+        n = chain_codepoints(symbols, starts, bounds, nchains, codepoints)
+        ncodepoints[z] = n
+        index_bound = 12 + 24 * nchains
+        codes = _grow(codes, at + index_bound + (n + 3) // 4)
+        at = write_chain_index(starts, nchains, sx, sy, codes, at)
+        at = pack_codepoints(codepoints, n, codes, at)
+        code_ends[z] = at
+    return codes[:at].copy(), code_ends, ncodepoints, counts, values[:nvalues].copy(), crcs

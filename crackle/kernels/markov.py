@@ -1,0 +1,187 @@
+"""Markov (finite-context) coding of crack-code moves.
+
+A model of order k ranks the four difference-coded symbols for each of the
+4**k contexts (the k previous symbols, the most recent as the most
+significant base-4 digit). A slice's payload stores its first symbol in two
+bits, then each symbol's rank as a prefix code: 0 -> ``0``, 1 -> ``10``,
+2 -> ``110``, 3 -> ``111`` (bits least significant first). The model is stored
+once per stream, each context's ranking as a 5-bit index into the
+lexicographic list of permutations of (0, 1, 2, 3).
+"""
+
+import numpy as np
+from numba import njit
+
+from . import status
+
+# Prefix code of Markov ranks, looked up by the next three payload bits
+# (stream order, least significant first): 0 -> rank 0, 10 -> 1, 110 -> 2, 111 -> 3.
+_RANK = np.array([0, 1, 0, 2, 0, 1, 0, 3], dtype=np.uint8)
+_RANK_BITS = np.array([1, 2, 1, 3, 1, 2, 1, 3], dtype=np.uint8)
+
+# Every permutation of (0, 1, 2, 3) in lexicographic order, as stored model entries index them.
+_PERMUTATIONS = np.array(
+    [
+        [a, b, c, d]
+        for a in range(4)
+        for b in range(4)
+        for c in range(4)
+        for d in range(4)
+        if len({a, b, c, d}) == 4
+    ],
+    dtype=np.uint8,
+)
+
+
+@njit(cache=True, nogil=True)
+def parse_markov_model(model_bytes, order):
+    """Unpack a stored Markov model into a ``[context * 4 + rank] -> symbol`` table.
+
+    Returns ``(table, status)``; ``model_bytes`` must hold ceil(5 * 4**order / 8) bytes.
+    """
+    ncontexts = 4**order
+    table = np.empty(ncontexts * 4, dtype=np.uint8)
+    for ctx in range(ncontexts):
+        bit = 5 * ctx
+        index = 0
+        for k in range(5):
+            b = bit + k
+            index |= ((model_bytes[b >> 3] >> (b & 7)) & 1) << k
+        if index >= 24:
+            return table, status.BAD_PERMUTATION
+        for r in range(4):
+            table[ctx * 4 + r] = _PERMUTATIONS[index, r]
+    return table, status.OK
+
+
+@njit(cache=True, nogil=True)
+def read_moves_markov(buf, start, end, table, order, moves):
+    """Decode a Markov-coded payload into moves (differences undone).
+
+    The first symbol is stored raw in 2 bits; each later one as the prefix code
+    of its rank under the context of the ``order`` previous symbols (the most
+    recent is the most significant base-4 digit). ``moves`` needs capacity
+    ``8 * (end - start)``; returns the number written. Trailing padding
+    decodes as extra symbols, which chain walking ignores.
+    """
+    nbits = (end - start) * 8
+    if nbits < 2:
+        return 0
+    bitbuf = np.uint64(0)
+    have = 0
+    nextbyte = start
+    while have <= 56 and nextbyte < end:
+        bitbuf |= np.uint64(buf[nextbyte]) << np.uint64(have)
+        have += 8
+        nextbyte += 1
+    acc = np.int64(bitbuf & np.uint64(3))
+    bitbuf >>= np.uint64(2)
+    have -= 2
+    bit = 2
+    moves[0] = acc
+    n = 1
+    shift = 2 * (order - 1)
+    ctx = acc << shift
+    while bit < nbits:
+        while have <= 56 and nextbyte < end:
+            bitbuf |= np.uint64(buf[nextbyte]) << np.uint64(have)
+            have += 8
+            nextbyte += 1
+        peek = np.int64(bitbuf & np.uint64(7))
+        length = np.int64(_RANK_BITS[peek])
+        if length > nbits - bit:
+            break
+        bitbuf >>= np.uint64(length)
+        have -= length
+        bit += length
+        sym = np.int64(table[ctx * 4 + _RANK[peek]])
+        ctx = (ctx >> 2) | (sym << shift)
+        acc = (acc + sym) & 3
+        moves[n] = acc
+        n += 1
+    return n
+
+
+
+@njit(cache=True, nogil=True)
+def _symbol(codes, start, i):
+    return (codes[start + (i >> 2)] >> (2 * (i & 3))) & 3
+
+
+@njit(cache=True, nogil=True)
+def count_contexts(codes, payload_starts, ncodepoints, order):
+    """Occurrences of each symbol in each context over every slice's 2-bit packed payload.
+
+    Slice z's ``ncodepoints[z]`` symbols start at ``codes[payload_starts[z]]``;
+    its first symbol counts under context 0. Returns a (4**order, 4) array.
+    """
+    counts = np.zeros((4**order, 4), dtype=np.int64)
+    shift = 2 * (order - 1)
+    for z in range(ncodepoints.size):
+        ctx = 0
+        for i in range(ncodepoints[z]):
+            symbol = _symbol(codes, payload_starts[z], i)
+            counts[ctx, symbol] += 1
+            ctx = (ctx >> 2) | (np.int64(symbol) << shift)
+    return counts
+
+
+@njit(cache=True, nogil=True)
+def rank_symbols(counts):
+    """Per context, each symbol's rank (most frequent first, ties to the larger symbol) and the
+    stored model bytes. Returns ``(rank_of, model)`` with ``rank_of[context, symbol]``."""
+    ncontexts = counts.shape[0]
+    rank_of = np.empty((ncontexts, 4), dtype=np.uint8)
+    model = np.zeros((5 * ncontexts + 7) // 8, dtype=np.uint8)
+    order = np.empty(4, dtype=np.int64)
+    for ctx in range(ncontexts):
+        for s in range(4):
+            order[s] = 3 - s
+        for i in range(1, 4):
+            j = i
+            while j > 0 and counts[ctx, order[j]] > counts[ctx, order[j - 1]]:
+                order[j], order[j - 1] = order[j - 1], order[j]
+                j -= 1
+        index = 0
+        for r in range(4):
+            rank_of[ctx, order[r]] = r
+        for r in range(24):
+            if (_PERMUTATIONS[r, 0] == order[0] and _PERMUTATIONS[r, 1] == order[1]
+                    and _PERMUTATIONS[r, 2] == order[2]):
+                index = r
+                break
+        for k in range(5):
+            if (index >> k) & 1:
+                bit = 5 * ctx + k
+                model[bit >> 3] |= 1 << (bit & 7)
+    return rank_of, model
+
+
+@njit(cache=True, nogil=True)
+def encode_markov(codes, start, n, rank_of, order, out, pos):
+    """Markov-code the ``n`` packed symbols at ``codes[start]`` into ``out[pos:]``; returns the end offset."""
+    if n == 0:
+        return pos
+    shift = 2 * (order - 1)
+    first = _symbol(codes, start, 0)
+    acc = np.uint64(first)
+    nbits = 2
+    ctx = np.int64(first) << shift
+    for i in range(1, n):
+        symbol = _symbol(codes, start, i)
+        rank = rank_of[ctx, symbol]
+        # rank 0 -> 0, 1 -> 1 0, 2 -> 1 1 0, 3 -> 1 1 1 (first bit least significant)
+        code = (np.uint64(1) << np.uint64(rank)) - np.uint64(1)
+        length = rank + 1 if rank < 3 else 3
+        acc |= code << np.uint64(nbits)
+        nbits += length
+        while nbits >= 8:
+            out[pos] = acc & np.uint64(0xFF)
+            pos += 1
+            acc >>= np.uint64(8)
+            nbits -= 8
+        ctx = (ctx >> 2) | (np.int64(symbol) << shift)
+    if nbits > 0:
+        out[pos] = acc & np.uint64(0xFF)
+        pos += 1
+    return pos
