@@ -17,6 +17,13 @@ from .crack_code import DOWN, LEFT, RIGHT, UP
 BRANCH, TERMINATE, SKIP = 4, 5, 6
 _EDGE_RIGHT, _EDGE_LEFT, _EDGE_DOWN, _EDGE_UP = 1, 2, 4, 8
 
+# For each edge mask (0-15): the move taken first (lowest edge bit: right, left, down, up),
+# that edge's bit, and the neighbour's bit for the same edge.
+_FIRST_MOVE = np.array([0, RIGHT, LEFT, RIGHT, DOWN, RIGHT, LEFT, RIGHT,
+                        UP, RIGHT, LEFT, RIGHT, DOWN, RIGHT, LEFT, RIGHT], dtype=np.int64)
+_MOVE_BIT = np.array([_EDGE_UP, _EDGE_RIGHT, _EDGE_DOWN, _EDGE_LEFT], dtype=np.uint8)
+_BACK_BIT = np.array([_EDGE_DOWN, _EDGE_LEFT, _EDGE_UP, _EDGE_RIGHT], dtype=np.uint8)
+
 
 @njit(cache=True, nogil=True)
 def build_crack_graph(conn, nwords, sx, sy, permissible, adjacency):
@@ -130,13 +137,18 @@ def extract_chains(adjacency, sx, sy, symbols, starts, bounds, stack, moves_afte
     """
     width = sx + 1
     nvertices = width * (sy + 1)
+    words = adjacency[: nvertices & ~7].view(np.uint64)
+    step = np.array([-width, 1, width, -1], dtype=np.int64)
     start = 0
     nsymbols = 0
     nchains = 0
     bounds[0] = 0
     while True:
         while start < nvertices and adjacency[start] == 0:
-            start += 1
+            if start & 7 == 0 and (start >> 3) < words.size and words[start >> 3] == 0:
+                start += 8
+            else:
+                start += 1
         if start >= nvertices:
             break
         node = start
@@ -158,17 +170,10 @@ def extract_chains(adjacency, sx, sy, symbols, starts, bounds, stack, moves_afte
                 stack[depth] = node
                 depth += 1
                 open_branches += 1
-            if edges & _EDGE_RIGHT:
-                move, step, back = RIGHT, 1, _EDGE_LEFT
-            elif edges & _EDGE_LEFT:
-                move, step, back = LEFT, -1, _EDGE_RIGHT
-            elif edges & _EDGE_DOWN:
-                move, step, back = DOWN, width, _EDGE_UP
-            else:
-                move, step, back = UP, -width, _EDGE_DOWN
-            adjacency[node] &= ~(edges & -edges)
-            node += step
-            adjacency[node] &= ~back
+            move = _FIRST_MOVE[edges]
+            adjacency[node] = edges & ~_MOVE_BIT[move]
+            node += step[move]
+            adjacency[node] &= ~_BACK_BIT[move]
             symbols[nsymbols] = move
             nsymbols += 1
         for _ in range(open_branches):

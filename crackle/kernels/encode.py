@@ -14,35 +14,63 @@ from .chains import build_crack_graph, chain_codepoints, extract_chains, pack_co
 from .decode import _write_slice
 
 
+@njit(cache=True, nogil=True)
+def _count_equal(after, before):
+    count = 0
+    for i in range(after.size):
+        count += np.int64(after[i] == before[i])
+    return count
+
+
 @njit(parallel=True, cache=True, nogil=True)
 def count_equal_neighbours(flat, nworkers):
     """Number of positions i >= 1 of ``flat`` with ``flat[i] == flat[i - 1]`` (the encoder's format rule)."""
     n = flat.size
-    total = 0
+    counts = np.zeros(nworkers, dtype=np.int64)
     for worker in prange(nworkers):
         first = max(1, n * worker // nworkers)
         last = n * (worker + 1) // nworkers
-        count = 0
-        for i in range(first, last):
-            count += flat[i] == flat[i - 1]
-        total += count
-    return total
+        counts[worker] = _count_equal(flat[first:last], flat[first - 1 : last - 1])
+    return counts.sum()
 
 
 @njit(cache=True, nogil=True)
-def pixel_connectivity(flat, base, sx, sy, conn, nwords):
-    """Connectivity bitsets (see :mod:`.crack_code`) with a bit set between equal neighbours."""
-    conn[:] = 0
+def _compare(after, before, equal):
+    for i in range(after.size):
+        equal[i] = after[i] == before[i]
+
+
+@njit(cache=True, nogil=True)
+def _pack_row(equal, sx, conn, at):
+    """Pack ``equal[0:sx]`` (bytes 0/1) into bits at ``conn[at:]``, eight pixels per multiply."""
+    nfull = sx >> 3
+    lanes = equal[: 8 * nfull].view(np.uint64)
+    for k in range(sx // 64 + 1):
+        conn[at + k] = 0
+    for j in range(nfull):
+        # Gather the low bit of each byte into the top byte (bytes are 0 or 1).
+        byte = (lanes[j] * np.uint64(0x0102040810204080)) >> np.uint64(56)
+        conn[at + (j >> 3)] |= byte << np.uint64(8 * (j & 7))
+    for x in range(8 * nfull, sx):
+        conn[at + (x >> 6)] |= np.uint64(equal[x]) << np.uint64(x & 63)
+
+
+@njit(cache=True, nogil=True)
+def pixel_connectivity(flat, base, sx, sy, conn, nwords, equal):
+    """Connectivity bitsets (see :mod:`.crack_code`) with a bit set between equal neighbours.
+
+    ``equal`` is a byte scratch row of at least ``sx + 8`` entries; comparing
+    into it first lets the compiler vectorise the comparisons.
+    """
+    conn[sy * nwords : (sy + 1) * nwords] = 0
     for y in range(sy):
         row = base + y * sx
-        for x in range(1, sx):
-            if flat[row + x] == flat[row + x - 1]:
-                conn[y * nwords + (x >> 6)] |= np.uint64(1) << np.uint64(x & 63)
+        equal[0] = 0
+        _compare(flat[row + 1 : row + sx], flat[row : row + sx - 1], equal[1:])
+        _pack_row(equal, sx, conn, y * nwords)
         if y > 0:
-            links = (sy + y) * nwords
-            for x in range(sx):
-                if flat[row + x] == flat[row - sx + x]:
-                    conn[links + (x >> 6)] |= np.uint64(1) << np.uint64(x & 63)
+            _compare(flat[row : row + sx], flat[row - sx : row], equal)
+            _pack_row(equal, sx, conn, (sy + y) * nwords)
 
 
 @njit(cache=True, nogil=True)
@@ -74,6 +102,7 @@ def encode_slices(flat, sx, sy, nz, permissible, checksum):
     labels = np.empty(pixels, dtype=np.int64)
     row_first = np.empty(sy + 1, dtype=np.int64)
     adjacency = np.empty(nvertices, dtype=np.uint8)
+    equal = np.empty(sx + 8, dtype=np.uint8)
     edge_capacity = 2 * pixels + 4
     symbols = np.empty(4 * edge_capacity, dtype=np.uint8)
     stack = np.empty(edge_capacity, dtype=np.int64)
@@ -93,7 +122,7 @@ def encode_slices(flat, sx, sy, nz, permissible, checksum):
     dummy = np.zeros(1, dtype=flat.dtype)
     for z in range(nz):
         base = z * pixels
-        pixel_connectivity(flat, base, sx, sy, conn, nwords)
+        pixel_connectivity(flat, base, sx, sy, conn, nwords, equal)
         count = label_runs(conn, nwords, sx, sy, run_start, run_end, row_first, parent, labels)
         counts[z] = count
         values = _grow(values, nvalues + count)
