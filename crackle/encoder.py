@@ -16,8 +16,11 @@ from .format.crc import crc32c
 from .format.header import MAX_MARKOV_ORDER, CrackFormat, CrackleHeader, LabelFormat, byte_width, unsigned_dtype
 from .kernels.encode import count_equal_neighbours, encode_slices
 from .kernels.markov import count_contexts, encode_markov, rank_symbols
+from .kernels.pin_search import place_pins, run_ends
+from .kernels.pins import write_pin_records
 
 _BLOCK_BYTES = 64 << 20  # largest slab copied at once when the input is not in Fortran order
+_PIN_CHUNK = 32  # slices per step of the pin search (and of its look-ahead)
 
 
 def _volume(labels) -> tuple:
@@ -183,8 +186,12 @@ def compress(
 
     head.crack_format = CrackFormat.PERMISSIBLE if permissible else CrackFormat.IMPERMISSIBLE
     head.markov_model_order = order
-    head.stored_data_width = _stored_width(values, signed)
     labels_section = _flat_labels(values, counts, head)
+    if allow_pins and not permissible and not signed and sz > 1 and voxels <= 0xFFFFFFFF:
+        pins_section = _pin_labels(unsigned, values, counts, bgcolor, head)
+        if len(pins_section) < len(labels_section):
+            labels_section = pins_section
+            head.label_format = LabelFormat.PINS_VARIABLE_WIDTH
     head.num_label_bytes = len(labels_section)
 
     index = np.diff(np.concatenate([[0], code_ends])).astype("<u4").tobytes()
@@ -203,7 +210,11 @@ def compress(
 
 
 def _flat_labels(values: np.ndarray, counts: np.ndarray, head: CrackleHeader) -> bytes:
-    """FLAT labels section: unique values (ascending as stored), components per slice, keys."""
+    """FLAT labels section: unique values (ascending as stored), components per slice, keys.
+
+    Sets ``head.stored_data_width``.
+    """
+    head.stored_data_width = _stored_width(values, head.signed)
     stored = unsigned_dtype(head.stored_data_width)
     patterns = values.astype(np.int64 if head.signed else values.dtype).astype(stored)
     unique, keys = np.unique(patterns, return_inverse=True)
@@ -213,5 +224,105 @@ def _flat_labels(values: np.ndarray, counts: np.ndarray, head: CrackleHeader) ->
             unique.astype(stored.newbyteorder("<")).tobytes(),
             counts.astype(unsigned_dtype(head.component_width()).newbyteorder("<")).tobytes(),
             keys.astype(unsigned_dtype(byte_width(unique.size)).newbyteorder("<")).tobytes(),
+        ]
+    )
+
+
+def _search_pins(arr, counts: np.ndarray, keep: int) -> tuple:
+    """Run the pin search over the whole volume, a chunk of slices at a time.
+
+    Returns ``(pins, values, components)``: per pin its column, first and last
+    slice, its label, and the global ids of the components it crosses in its
+    first ``keep`` slices.
+    """
+    sx, sy, sz = arr.shape
+    pixels = sx * sy
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    total = int(offsets[-1])
+    end = np.empty(pixels, dtype=np.int32)
+    active = np.empty((pixels, 2), dtype=np.int64)
+    pins = np.empty((total, 3), dtype=np.int64)
+    values = np.empty(total, dtype=arr.dtype)
+    components = np.full((total, keep), -1, dtype=np.int64)
+    counters = np.zeros(2, dtype=np.int64)
+    for z0 in range(0, sz, _PIN_CHUNK):
+        z1 = min(sz, z0 + _PIN_CHUNK)
+        cap = min(sz, z1 + _PIN_CHUNK)
+        low = max(0, z0 - 1)
+        flat = np.asfortranarray(arr[:, :, low:cap]).reshape(-1, order="F")
+        ptr, ends = run_ends(flat, sx, sy, z0 - low, z1 - low, cap - low)
+        place_pins(flat, sx, sy, z0 - low, z1 - low, z0, ptr, ends + np.int32(low), offsets,
+                   end, active, pins, values, components, counters)
+    n = int(counters[0])
+    pins = pins[:n]
+    pins[pins[:, 2] < 0, 2] = sz - 1
+    return pins, values[:n], components[:n]
+
+
+def _pin_labels(arr, values: np.ndarray, counts: np.ndarray, bgcolor, head: CrackleHeader) -> bytes:
+    """Condensed PINS labels section for an unsigned volume (``values``: every component's label).
+
+    Pins that cost more than listing the components they cross are listed
+    instead. The background is ``bgcolor`` or else the label whose records
+    would cost the most. Sets ``head.stored_data_width``.
+    """
+    sx, sy, sz = arr.shape
+    total = int(counts.sum())
+    index_width = head.pin_index_width()
+    cc_width = byte_width(total)
+    keep = (index_width + 8) // cc_width + 1
+    pins, pin_values, crossed = _search_pins(arr, counts, keep)
+
+    depth = pins[:, 2] - pins[:, 1]
+    listed = (depth + 1) * cc_width <= index_width + byte_width(int(depth.max(initial=0)))
+    list_pins, list_slices = np.nonzero(np.arange(keep) <= depth[listed][:, None])
+    cc_values = pin_values[listed][list_pins]
+    cc_ids = crossed[listed][list_pins, list_slices]
+    pin_values, depth = pin_values[~listed], depth[~listed]
+    pin_index = pins[~listed, 0] + sx * sy * pins[~listed, 1]
+    depth_width = byte_width(int(depth.max(initial=0)))
+
+    labels = np.unique(values)
+    pin_owner = np.searchsorted(labels, pin_values)
+    cc_owner = np.searchsorted(labels, cc_values)
+    cost = (np.bincount(pin_owner, minlength=labels.size) * (index_width + depth_width)
+            + np.bincount(cc_owner, minlength=labels.size) * cc_width)
+    if bgcolor is None:
+        background = labels[int(np.argmax(cost))]
+    else:
+        if not 0 <= int(bgcolor) <= np.iinfo(values.dtype).max:
+            raise ValueError(f"bgcolor {bgcolor} does not fit dtype {values.dtype}")
+        background = values.dtype.type(bgcolor)
+    foreground = labels[labels != background]
+
+    pin_keep = pin_values != background
+    pin_owner = np.searchsorted(foreground, pin_values[pin_keep])
+    order = np.lexsort((pin_index[pin_keep], pin_owner))
+    pin_owner, pin_index, depth = pin_owner[order], pin_index[pin_keep][order], depth[pin_keep][order]
+    cc_keep = cc_values != background
+    cc_pairs = np.unique(np.stack([np.searchsorted(foreground, cc_values[cc_keep]), cc_ids[cc_keep]]), axis=1)
+    cc_owner, cc_ids = cc_pairs[0], cc_pairs[1]
+    pin_ptr = np.searchsorted(pin_owner, np.arange(foreground.size + 1))
+    cc_ptr = np.searchsorted(cc_owner, np.arange(foreground.size + 1))
+    count_width = byte_width(int(max(np.diff(pin_ptr).max(initial=0), np.diff(cc_ptr).max(initial=0))))
+    records = np.empty(
+        2 * count_width * foreground.size + pin_index.size * (index_width + depth_width) + cc_ids.size * cc_width,
+        dtype=np.uint8,
+    )
+    written = write_pin_records(pin_ptr, pin_index, depth, cc_ptr, cc_ids,
+                                count_width, index_width, depth_width, cc_width, records)
+    assert written == records.size
+
+    head.stored_data_width = byte_width(int(labels[-1]))
+    stored = unsigned_dtype(head.stored_data_width).newbyteorder("<")
+    widths = (count_width.bit_length() - 1) | (depth_width.bit_length() - 1) << 2 | (cc_width.bit_length() - 1) << 4
+    return b"".join(
+        [
+            np.array([background], dtype=stored).tobytes(),
+            np.uint64(foreground.size).tobytes(),
+            foreground.astype(stored).tobytes(),
+            counts.astype(unsigned_dtype(head.component_width()).newbyteorder("<")).tobytes(),
+            bytes([widths]),
+            records.tobytes(),
         ]
     )

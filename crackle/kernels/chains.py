@@ -13,6 +13,7 @@ from numba import njit
 
 from .bits import cttz
 from .crack_code import DOWN, LEFT, RIGHT, UP
+from .integers import byte_width, put_uint
 
 BRANCH, TERMINATE, SKIP = 4, 5, 6
 _EDGE_RIGHT, _EDGE_LEFT, _EDGE_DOWN, _EDGE_UP = 1, 2, 4, 8
@@ -231,24 +232,17 @@ def chain_codepoints(symbols, starts, bounds, nchains, codepoints):
 
 
 @njit(cache=True, nogil=True)
-def _put_uint(out, pos, value, width):
-    for i in range(width):
-        out[pos + i] = (value >> (8 * i)) & 0xFF
-    return pos + width
-
-
-@njit(cache=True, nogil=True)
 def write_chain_index(starts, nchains, sx, sy, out, pos):
     """Write the u32 index size and the chain-start index at ``out[pos:]``; returns the end offset."""
     width = sx + 1
-    xw = 1 if sx + 1 <= 0xFF else (2 if sx + 1 <= 0xFFFF else (4 if sx + 1 <= 0xFFFFFFFF else 8))
-    yw = 1 if sy + 1 <= 0xFF else (2 if sy + 1 <= 0xFFFF else (4 if sy + 1 <= 0xFFFFFFFF else 8))
+    xw = byte_width(sx + 1)
+    yw = byte_width(sy + 1)
     body = pos + 4
     nrows = 0
     for c in range(nchains):
         if c == 0 or starts[c] // width != starts[c - 1] // width:
             nrows += 1
-    at = _put_uint(out, body, nrows, yw)
+    at = put_uint(out, body, nrows, yw)
     previous_row = 0
     c = 0
     while c < nchains:
@@ -256,16 +250,16 @@ def write_chain_index(starts, nchains, sx, sy, out, pos):
         count = 1
         while c + count < nchains and starts[c + count] // width == row:
             count += 1
-        at = _put_uint(out, at, row - previous_row, yw)
-        at = _put_uint(out, at, count, xw)
+        at = put_uint(out, at, row - previous_row, yw)
+        at = put_uint(out, at, count, xw)
         previous_x = 0
         for k in range(c, c + count):
             x = starts[k] % width
-            at = _put_uint(out, at, x - previous_x, xw)
+            at = put_uint(out, at, x - previous_x, xw)
             previous_x = x
         previous_row = row
         c += count
-    _put_uint(out, pos, at - body, 4)
+    put_uint(out, pos, at - body, 4)
     return at
 
 

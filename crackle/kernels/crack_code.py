@@ -19,16 +19,9 @@ import numpy as np
 from numba import njit
 
 from . import status
+from .integers import byte_width, read_uint
 
 UP, RIGHT, DOWN, LEFT = 0, 1, 2, 3
-
-@njit(cache=True, nogil=True)
-def _read_uint(buf, pos, width):
-    value = np.uint64(0)
-    for i in range(width):
-        value |= np.uint64(buf[pos + i]) << np.uint64(8 * i)
-    return value
-
 
 @njit(cache=True, nogil=True)
 def read_chain_starts(buf, start, end, sx, sy, starts):
@@ -40,33 +33,33 @@ def read_chain_starts(buf, start, end, sx, sy, starts):
     """
     if end - start < 4:
         return 0, start, status.INDEX_TRUNCATED
-    index_size = _read_uint(buf, start, 4)
+    index_size = read_uint(buf, start, 4)
     pos = start + 4
     if index_size > np.uint64(end - pos):
         return 0, start, status.INDEX_TRUNCATED
     index_end = pos + np.int64(index_size)
-    xw = 1 if sx + 1 <= 0xFF else (2 if sx + 1 <= 0xFFFF else (4 if sx + 1 <= 0xFFFFFFFF else 8))
-    yw = 1 if sy + 1 <= 0xFF else (2 if sy + 1 <= 0xFFFF else (4 if sy + 1 <= 0xFFFFFFFF else 8))
+    xw = byte_width(sx + 1)
+    yw = byte_width(sy + 1)
     if pos + yw > index_end:
         return 0, start, status.INDEX_TRUNCATED
-    num_rows = _read_uint(buf, pos, yw)
+    num_rows = read_uint(buf, pos, yw)
     pos += yw
     count = 0
     y = np.uint64(0)
     for _ in range(num_rows):
         if pos + yw + xw > index_end:
             return 0, start, status.INDEX_TRUNCATED
-        y += _read_uint(buf, pos, yw)
+        y += read_uint(buf, pos, yw)
         pos += yw
         if y > np.uint64(sy):
             return 0, start, status.START_OUT_OF_RANGE
-        num_x = _read_uint(buf, pos, xw)
+        num_x = read_uint(buf, pos, xw)
         pos += xw
         if num_x > np.uint64((index_end - pos) // xw):
             return 0, start, status.INDEX_TRUNCATED
         x = np.uint64(0)
         for _ in range(num_x):
-            x += _read_uint(buf, pos, xw)
+            x += read_uint(buf, pos, xw)
             pos += xw
             if x > np.uint64(sx) or count >= starts.size:
                 return 0, start, status.START_OUT_OF_RANGE

@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit
 
 from . import status
-from .crack_code import _read_uint
+from .integers import put_uint, read_uint
 
 
 @njit(cache=True, nogil=True)
@@ -17,7 +17,7 @@ def _read_count(rec, pos, count_width, item_width):
     """A record's item count and the position after it; -1 if that many items would overrun ``rec``."""
     if pos + count_width > rec.size:
         return -1, pos
-    count = _read_uint(rec, pos, count_width)
+    count = read_uint(rec, pos, count_width)
     pos += count_width
     if count > np.uint64((rec.size - pos) // item_width):
         return -1, pos
@@ -29,7 +29,7 @@ def _read_ascending(rec, pos, n, width, limit, fill, out, at):
     """Undo the difference coding of ``n`` values into ``out[at:]``; False if one reaches ``limit``."""
     value = np.uint64(0)
     for j in range(n):
-        value += _read_uint(rec, pos + j * width, width)
+        value += read_uint(rec, pos + j * width, width)
         if value >= np.uint64(limit):
             return False
         if fill:
@@ -54,7 +54,7 @@ def _scan_records(rec, nlabels, count_width, index_width, depth_width, cc_width,
             depths = pos + n * index_width
             for j in range(n):
                 pin_label[npins + j] = label
-                pin_depth[npins + j] = np.int64(_read_uint(rec, depths + j * depth_width, depth_width))
+                pin_depth[npins + j] = np.int64(read_uint(rec, depths + j * depth_width, depth_width))
         pos += n * (index_width + depth_width)
         npins += n
 
@@ -136,3 +136,27 @@ def pins_by_slice(pin_index, pin_depth, sxy, z_start, z_end, limit):
             pin[e] = p
             fill[z - z_start] += 1
     return status.OK, ptr, xy, pin
+
+
+@njit(cache=True, nogil=True)
+def write_pin_records(pin_ptr, pin_index, pin_depth, cc_ptr, cc_id, count_width, index_width, depth_width,
+                      cc_width, out):
+    """Write one record per label: label i owns pins ``pin_ptr[i] : pin_ptr[i + 1]`` (ascending
+    index) and component ids ``cc_ptr[i] : cc_ptr[i + 1]`` (ascending). Returns the bytes written."""
+    pos = 0
+    for label in range(pin_ptr.size - 1):
+        first, last = pin_ptr[label], pin_ptr[label + 1]
+        pos = put_uint(out, pos, last - first, count_width)
+        previous = 0
+        for p in range(first, last):
+            pos = put_uint(out, pos, pin_index[p] - previous, index_width)
+            previous = pin_index[p]
+        for p in range(first, last):
+            pos = put_uint(out, pos, pin_depth[p], depth_width)
+        first, last = cc_ptr[label], cc_ptr[label + 1]
+        pos = put_uint(out, pos, last - first, count_width)
+        previous = 0
+        for c in range(first, last):
+            pos = put_uint(out, pos, cc_id[c] - previous, cc_width)
+            previous = cc_id[c]
+    return pos
