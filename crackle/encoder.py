@@ -15,7 +15,7 @@ import numpy as np
 from .format.crc import crc32c
 from .format.header import MAX_MARKOV_ORDER, CrackFormat, CrackleHeader, LabelFormat, byte_width, unsigned_dtype
 from .kernels.encode import count_equal_neighbours, encode_slices
-from .kernels.markov import count_contexts, encode_markov, rank_symbols
+from .kernels.markov import DENSE_CONTEXTS, count_contexts, encode_markov, rank_symbols
 from .kernels.pin_search import place_pins, run_ends
 from .kernels.pins import write_pin_records
 
@@ -104,14 +104,19 @@ def _markov_codes(codes, code_ends, ncodepoints, order):
     code_starts = np.concatenate([[0], code_ends[:-1]]).astype(np.int64)
     index_sizes = codes[code_starts[:, None] + np.arange(4)].astype(np.int64) @ (256 ** np.arange(4))
     payload_starts = code_starts + 4 + index_sizes
-    rank_of, model = rank_symbols(count_contexts(codes, payload_starts, ncodepoints, order))
+    if 4**order <= DENSE_CONTEXTS:
+        keys = np.empty(0, dtype=np.int64)
+    else:
+        keys = np.full(1 << int(2 * ncodepoints.sum() + 1).bit_length(), -1, dtype=np.int64)
+    rank_of, model = rank_symbols(count_contexts(codes, payload_starts, ncodepoints, order, keys), keys, order)
     out = np.empty(int(code_ends[-1]) + int(np.sum((ncodepoints + 7) // 8)) + 16, dtype=np.uint8)
     ends = np.empty_like(code_ends)
     at = 0
     for z in range(code_ends.size):
         head = codes[code_starts[z] : payload_starts[z]]
         out[at : at + head.size] = head
-        at = encode_markov(codes, int(payload_starts[z]), int(ncodepoints[z]), rank_of, order, out, at + head.size)
+        at = encode_markov(codes, int(payload_starts[z]), int(ncodepoints[z]), rank_of, keys, order, out,
+                           at + head.size)
         ends[z] = at
     return model.tobytes(), out[:at], ends
 

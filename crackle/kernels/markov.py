@@ -103,62 +103,104 @@ def read_moves_markov(buf, start, end, table, order, moves):
 
 
 
+# Up to this many contexts, statistics live in a table indexed by context; beyond it (orders 11-15)
+# in a hash table sized by the number of symbols, since most of the 4**order contexts never occur.
+DENSE_CONTEXTS = 4**10
+_UNSEEN = 23  # permutation index of the ranking (3, 2, 1, 0) that a context without counts gets
+
+
 @njit(cache=True, nogil=True)
 def _symbol(codes, start, i):
     return (codes[start + (i >> 2)] >> (2 * (i & 3))) & 3
 
 
 @njit(cache=True, nogil=True)
-def count_contexts(codes, payload_starts, ncodepoints, order):
+def _slot(keys, context, insert):
+    """Row of ``context``: itself for a dense table (``keys`` empty), else its hash slot (-1 if absent)."""
+    if keys.size == 0:
+        return context
+    mask = keys.size - 1
+    h = ((context * np.int64(0x9E3779B97F4A7C15)) >> np.int64(20)) & mask
+    while keys[h] != context:
+        if keys[h] == -1:
+            if not insert:
+                return -1
+            keys[h] = context
+            return h
+        h = (h + 1) & mask
+    return h
+
+
+@njit(cache=True, nogil=True)
+def count_contexts(codes, payload_starts, ncodepoints, order, keys):
     """Occurrences of each symbol in each context over every slice's 2-bit packed payload.
 
     Slice z's ``ncodepoints[z]`` symbols start at ``codes[payload_starts[z]]``;
-    its first symbol counts under context 0. Returns a (4**order, 4) array.
+    its first symbol counts under context 0. ``keys`` is empty for a dense
+    table, else a hash table of -1 (power-of-two size, more than twice the
+    number of symbols) that this fills. Returns the (rows, 4) counts.
     """
-    counts = np.zeros((4**order, 4), dtype=np.int64)
+    rows = 4**order if keys.size == 0 else keys.size
+    counts = np.zeros((rows, 4), dtype=np.int64)
     shift = 2 * (order - 1)
     for z in range(ncodepoints.size):
-        ctx = 0
+        ctx = np.int64(0)
         for i in range(ncodepoints[z]):
             symbol = _symbol(codes, payload_starts[z], i)
-            counts[ctx, symbol] += 1
+            counts[_slot(keys, ctx, True), symbol] += 1
             ctx = (ctx >> 2) | (np.int64(symbol) << shift)
     return counts
 
 
 @njit(cache=True, nogil=True)
-def rank_symbols(counts):
+def rank_symbols(counts, keys, order):
     """Per context, each symbol's rank (most frequent first, ties to the larger symbol) and the
-    stored model bytes. Returns ``(rank_of, model)`` with ``rank_of[context, symbol]``."""
-    ncontexts = counts.shape[0]
-    rank_of = np.empty((ncontexts, 4), dtype=np.uint8)
+    stored model bytes. Returns ``(rank_of, model)``, ``rank_of`` indexed like ``counts``."""
+    ncontexts = 4**order
+    rows = counts.shape[0]
+    rank_of = np.empty((rows, 4), dtype=np.uint8)
     model = np.zeros((5 * ncontexts + 7) // 8, dtype=np.uint8)
-    order = np.empty(4, dtype=np.int64)
-    for ctx in range(ncontexts):
+    if keys.size:
+        # Contexts that never occur rank (3, 2, 1, 0): 40 bits hold eight such entries.
+        pattern = np.zeros(5, dtype=np.uint8)
+        for e in range(8):
+            for k in range(5):
+                if (_UNSEEN >> k) & 1:
+                    bit = 5 * e + k
+                    pattern[bit >> 3] |= 1 << (bit & 7)
+        for b in range(model.size):
+            model[b] = pattern[b % 5]
+    order_ = np.empty(4, dtype=np.int64)
+    for row in range(rows):
+        if keys.size and keys[row] == -1:
+            continue
+        ctx = row if keys.size == 0 else keys[row]
         for s in range(4):
-            order[s] = 3 - s
+            order_[s] = 3 - s
         for i in range(1, 4):
             j = i
-            while j > 0 and counts[ctx, order[j]] > counts[ctx, order[j - 1]]:
-                order[j], order[j - 1] = order[j - 1], order[j]
+            while j > 0 and counts[row, order_[j]] > counts[row, order_[j - 1]]:
+                order_[j], order_[j - 1] = order_[j - 1], order_[j]
                 j -= 1
-        index = 0
         for r in range(4):
-            rank_of[ctx, order[r]] = r
-        for r in range(24):
-            if (_PERMUTATIONS[r, 0] == order[0] and _PERMUTATIONS[r, 1] == order[1]
-                    and _PERMUTATIONS[r, 2] == order[2]):
-                index = r
+            rank_of[row, order_[r]] = r
+        index = 0
+        for p in range(24):
+            if (_PERMUTATIONS[p, 0] == order_[0] and _PERMUTATIONS[p, 1] == order_[1]
+                    and _PERMUTATIONS[p, 2] == order_[2]):
+                index = p
                 break
         for k in range(5):
+            bit = 5 * ctx + k
             if (index >> k) & 1:
-                bit = 5 * ctx + k
                 model[bit >> 3] |= 1 << (bit & 7)
+            else:
+                model[bit >> 3] &= ~(1 << (bit & 7))
     return rank_of, model
 
 
 @njit(cache=True, nogil=True)
-def encode_markov(codes, start, n, rank_of, order, out, pos):
+def encode_markov(codes, start, n, rank_of, keys, order, out, pos):
     """Markov-code the ``n`` packed symbols at ``codes[start]`` into ``out[pos:]``; returns the end offset."""
     if n == 0:
         return pos
@@ -169,7 +211,7 @@ def encode_markov(codes, start, n, rank_of, order, out, pos):
     ctx = np.int64(first) << shift
     for i in range(1, n):
         symbol = _symbol(codes, start, i)
-        rank = rank_of[ctx, symbol]
+        rank = rank_of[_slot(keys, ctx, False), symbol]
         # rank 0 -> 0, 1 -> 1 0, 2 -> 1 1 0, 3 -> 1 1 1 (first bit least significant)
         code = (np.uint64(1) << np.uint64(rank)) - np.uint64(1)
         length = rank + 1 if rank < 3 else 3
