@@ -16,7 +16,7 @@ from .format.crc import crc32c
 from .format.header import MAX_MARKOV_ORDER, CrackFormat, CrackleHeader, LabelFormat, byte_width, unsigned_dtype
 from .kernels.encode import count_equal_neighbours, encode_slices
 from .kernels.markov import DENSE_CONTEXTS, count_contexts, encode_markov, rank_symbols
-from .kernels.pin_search import place_pins, run_ends
+from .kernels.pin_search import improve_cover, pin_crossings, place_pins, run_ends, select_cover
 from .kernels.pins import write_pin_records
 
 _BLOCK_BYTES = 64 << 20  # largest slab copied at once when the input is not in Fortran order
@@ -233,22 +233,23 @@ def _flat_labels(values: np.ndarray, counts: np.ndarray, head: CrackleHeader) ->
     )
 
 
-def _search_pins(arr, counts: np.ndarray, keep: int) -> tuple:
-    """Run the pin search over the whole volume, a chunk of slices at a time.
+def _search_pins(arr, counts: np.ndarray) -> tuple:
+    """Find candidate pins over the whole volume, a chunk of slices at a time, and list what each crosses.
 
-    Returns ``(pins, values, components)``: per pin its column, first and last
-    slice, its label, and the global ids of the components it crosses in its
-    first ``keep`` slices.
+    Returns ``(first, last, column, values, offsets, crossed)``: each
+    candidate's slice range (extended up to the start of its label run),
+    column and label, and the global ids of the components it crosses,
+    candidate k's in ``crossed[offsets[k] : offsets[k + 1]]``.
     """
     sx, sy, sz = arr.shape
     pixels = sx * sy
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    total = int(offsets[-1])
+    component_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    total = int(component_offsets[-1])
     end = np.empty(pixels, dtype=np.int32)
+    top = np.empty(pixels, dtype=np.int64)
     active = np.empty((pixels, 2), dtype=np.int64)
-    pins = np.empty((total, 3), dtype=np.int64)
-    values = np.empty(total, dtype=arr.dtype)
-    components = np.full((total, keep), -1, dtype=np.int64)
+    pins = np.empty((2 * total, 5), dtype=np.int64)
+    values = np.empty(2 * total, dtype=arr.dtype)
     counters = np.zeros(2, dtype=np.int64)
     for z0 in range(0, sz, _PIN_CHUNK):
         z1 = min(sz, z0 + _PIN_CHUNK)
@@ -256,35 +257,56 @@ def _search_pins(arr, counts: np.ndarray, keep: int) -> tuple:
         low = max(0, z0 - 1)
         flat = np.asfortranarray(arr[:, :, low:cap]).reshape(-1, order="F")
         ptr, ends = run_ends(flat, sx, sy, z0 - low, z1 - low, cap - low)
-        place_pins(flat, sx, sy, z0 - low, z1 - low, z0, ptr, ends + np.int32(low), offsets,
-                   end, active, pins, values, components, counters)
+        place_pins(flat, sx, sy, z0 - low, z1 - low, z0, ptr, ends + np.int32(low), end, top, active,
+                   pins, values, counters)
     n = int(counters[0])
-    pins = pins[:n]
+    pins, values = pins[:n], values[:n]
     pins[pins[:, 2] < 0, 2] = sz - 1
-    return pins, values[:n], components[:n]
+
+    spans = np.ascontiguousarray(pins[:, [3, 2, 0]])
+    offsets = np.concatenate([[0], np.cumsum(spans[:, 1] - spans[:, 0] + 1)]).astype(np.int64)
+    crossed = np.empty(int(offsets[-1]), dtype=np.int64)
+    by_first = np.argsort(spans[:, 0], kind="stable")
+    state = np.zeros(n + 2, dtype=np.int64)
+    for z0 in range(0, sz, _PIN_CHUNK):
+        z1 = min(sz, z0 + _PIN_CHUNK)
+        flat = np.asfortranarray(arr[:, :, z0:z1]).reshape(-1, order="F")
+        pin_crossings(flat, sx, sy, 0, z1 - z0, z0, component_offsets, spans, by_first, offsets, crossed, state)
+    return spans[:, 0].copy(), spans[:, 1].copy(), spans[:, 2].copy(), values, offsets, crossed
 
 
 def _pin_labels(arr, values: np.ndarray, counts: np.ndarray, bgcolor, head: CrackleHeader) -> bytes:
     """Condensed PINS labels section for an unsigned volume (``values``: every component's label).
 
-    Pins that cost more than listing the components they cross are listed
-    instead. The background is ``bgcolor`` or else the label whose records
-    would cost the most. Sets ``head.stored_data_width``.
+    The background is ``bgcolor`` or else the label whose records would cost
+    the most. Sets ``head.stored_data_width``.
     """
     sx, sy, sz = arr.shape
     total = int(counts.sum())
     index_width = head.pin_index_width()
     cc_width = byte_width(total)
-    keep = (index_width + 8) // cc_width + 1
-    pins, pin_values, crossed = _search_pins(arr, counts, keep)
+    first, last, column, pin_values, offsets, crossed = _search_pins(arr, counts)
 
-    depth = pins[:, 2] - pins[:, 1]
-    listed = (depth + 1) * cc_width <= index_width + byte_width(int(depth.max(initial=0)))
-    list_pins, list_slices = np.nonzero(np.arange(keep) <= depth[listed][:, None])
-    cc_values = pin_values[listed][list_pins]
-    cc_ids = crossed[listed][list_pins, list_slices]
-    pin_values, depth = pin_values[~listed], depth[~listed]
-    pin_index = pins[~listed, 0] + sx * sy * pins[~listed, 1]
+    # Choose among the candidates, then improve the cover they make.
+    pin_bytes = index_width + byte_width(int((last - first).max(initial=0)))
+    chosen = np.flatnonzero(select_cover(offsets, crossed, total, pin_bytes, cc_width))
+    lengths = offsets[chosen + 1] - offsets[chosen]
+    chosen_offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    crossed = crossed[np.arange(int(chosen_offsets[-1])) + np.repeat(offsets[chosen] - chosen_offsets[:-1], lengths)]
+    offsets = chosen_offsets
+    first, last, column, pin_values = first[chosen], last[chosen], column[chosen], pin_values[chosen]
+
+    multiplicity = np.bincount(crossed, minlength=total).astype(np.int64)
+    unclaimed = np.flatnonzero(multiplicity == 0)
+    multiplicity[unclaimed] = 1
+    listed = np.full(crossed.size, -1, dtype=np.int64)
+    improve_cover(offsets, crossed, np.argsort(last - first, kind="stable"), multiplicity, pin_bytes, cc_width,
+                  first, last, listed)
+    cc_ids = np.concatenate([unclaimed, listed[listed >= 0]])
+    cc_values = values[cc_ids]
+    kept = last >= first
+    pin_values, depth = pin_values[kept], (last - first)[kept]
+    pin_index = column[kept] + sx * sy * first[kept]
     depth_width = byte_width(int(depth.max(initial=0)))
 
     labels = np.unique(values)

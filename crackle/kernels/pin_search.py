@@ -1,14 +1,21 @@
 """Choosing pins: cover every component of every label with vertical runs (pins) or list it.
 
 A pin is a column (x, y) and a z range over which the label stays the same; it
-marks the component it crosses in each slice of that range. The search walks
-z downwards once. Pins already placed stay active while their column keeps
-its label and cover the components they cross. A component that no active pin
-of its label crosses gets a new pin at its pixel whose label run reaches
-furthest down (a look-ahead computed a chunk of slices at a time), so each pin
-covers as many later components as possible. Pins too short to pay for
-themselves become entries of their label's component list instead.
+marks the component it crosses in each slice of that range.
+
+1. :func:`place_pins` walks z downwards once. Pins already placed stay active
+   while their column keeps its label and cover the components they cross. A
+   component that no active pin of its label crosses gets a new pin at its
+   pixel whose label run reaches furthest down (a look-ahead computed a chunk
+   of slices at a time by :func:`run_ends`).
+2. Each pin is then extended up to the start of its label run and
+   :func:`pin_crossings` lists the components it crosses.
+3. :func:`improve_cover` removes pins that cross no component of their own,
+   trims pin ends, and lists the components of pins too short to pay for
+   themselves instead. Each step only lowers the cost of the cover.
 """
+
+import heapq
 
 import numpy as np
 from numba import njit
@@ -63,27 +70,30 @@ def run_ends(flat, sx, sy, z_start, z_end, z_cap):
 
 
 @njit(cache=True, nogil=True)
-def place_pins(flat, sx, sy, z_start, z_end, z_global, ptr, ends, component_offsets,
-               end, active, pins, pin_values, pin_components, counters):
+def _slice_components(flat, here, sx, sy, nwords, conn, equal, run_start, run_end, row_first, parent, labels):
+    pixel_connectivity(flat, here, sx, sy, conn, nwords, equal)
+    return label_runs(conn, nwords, sx, sy, run_start, run_end, row_first, parent, labels)
+
+
+@njit(cache=True, nogil=True)
+def place_pins(flat, sx, sy, z_start, z_end, z_global, ptr, ends, end, top, active, pins, pin_values, counters):
     """Place pins for slices ``z_start .. z_end - 1`` of ``flat`` (local z; slice z - 1 is present
     unless z is the volume's first slice, local 0).
 
     State carried from chunk to chunk:
 
-    * ``end[xy]``: the last slice (global z) of the label run at each column;
+    * ``end[xy]`` / ``top[xy]``: last and first slice (global z) of the label
+      run at each column;
     * ``active``: (k, 0) column and (k, 1) pin index of each active pin;
-    * ``pins``: (k, 0) column, (k, 1) first slice, (k, 2) last slice of each pin
-      (last is -1 while active); ``pin_values[k]`` its label;
-    * ``pin_components[k, j]``: global id of the component the pin crosses at
-      its j-th slice (for the first ``pin_components.shape[1]`` slices);
+    * ``pins``: (k, 0) column, (k, 1) first slice, (k, 2) last slice (-1 while
+      active), (k, 3) first slice of its label run, (k, 4) 1 for an extra
+      candidate that covers nothing during the walk; ``pin_values[k]`` its label;
     * ``counters``: [number of pins, number of active pins].
 
-    ``ptr`` / ``ends`` come from :func:`run_ends` for the same slices and
-    ``component_offsets[z]`` is the global id of slice z's first component.
+    ``ptr`` / ``ends`` come from :func:`run_ends` for the same slices.
     """
     pixels = sx * sy
     nwords = sx // 64 + 1
-    keep = pin_components.shape[1]
     conn = np.empty((2 * sy + 1) * nwords, dtype=np.uint64)
     equal = np.empty(sx + 8, dtype=np.uint8)
     run_start = np.empty(pixels, dtype=np.int64)
@@ -94,37 +104,36 @@ def place_pins(flat, sx, sy, z_start, z_end, z_global, ptr, ends, component_offs
     covered = np.empty(pixels, dtype=np.bool_)
     best_end = np.empty(pixels, dtype=np.int64)
     best_xy = np.empty(pixels, dtype=np.int64)
+    best_run = np.empty(pixels, dtype=np.int64)
+    run_xy = np.empty(pixels, dtype=np.int64)
     for z in range(z_start, z_end):
         gz = z_global + z - z_start
         here = z * pixels
-        pixel_connectivity(flat, here, sx, sy, conn, nwords, equal)
-        ncomponents = label_runs(conn, nwords, sx, sy, run_start, run_end, row_first, parent, labels)
-        first_id = component_offsets[gz]
+        ncomponents = _slice_components(flat, here, sx, sy, nwords, conn, equal,
+                                        run_start, run_end, row_first, parent, labels)
 
         # Runs starting in this slice: where they end.
         at = ptr[z - z_start]
         if z == 0:
             end[:] = ends[at : at + pixels]
+            top[:] = gz
         else:
             above = here - pixels
             for i in range(pixels):
                 if flat[here + i] != flat[above + i]:
                     end[i] = ends[at]
+                    top[i] = gz
                     at += 1
 
         # Active pins cover the component they cross here, or have ended.
         covered[:ncomponents] = False
-        n_active = counters[1]
         kept = 0
-        for a in range(n_active):
+        for a in range(counters[1]):
             xy = active[a, 0]
             pin = active[a, 1]
-            if z > 0 and flat[here + xy] == flat[here - pixels + xy]:
-                component = labels[run_at(run_start, row_first, xy % sx, xy // sx)]
-                covered[component] = True
-                depth = gz - pins[pin, 1]
-                if depth < keep:
-                    pin_components[pin, depth] = first_id + component
+            if top[xy] != gz:
+                if pins[pin, 4] == 0:
+                    covered[labels[run_at(run_start, row_first, xy % sx, xy // sx)]] = True
                 active[kept, 0] = xy
                 active[kept, 1] = pin
                 kept += 1
@@ -132,8 +141,10 @@ def place_pins(flat, sx, sy, z_start, z_end, z_global, ptr, ends, component_offs
                 pins[pin, 2] = gz - 1
         n_active = kept
 
-        # Every other component gets a pin at its pixel whose run reaches furthest.
+        # Every other component gets a pin at its pixel whose run reaches furthest down, and a
+        # candidate (tracked, but covering nothing yet) at its pixel with the longest run.
         best_end[:ncomponents] = -1
+        best_run[:ncomponents] = -1
         for y in range(sy):
             row = y * sx
             for r in range(row_first[y], row_first[y + 1]):
@@ -144,18 +155,132 @@ def place_pins(flat, sx, sy, z_start, z_end, z_global, ptr, ends, component_offs
                     if end[row + x] > best_end[component]:
                         best_end[component] = end[row + x]
                         best_xy[component] = row + x
+                    if end[row + x] - top[row + x] > best_run[component]:
+                        best_run[component] = end[row + x] - top[row + x]
+                        run_xy[component] = row + x
         for component in range(ncomponents):
             if covered[component]:
                 continue
-            pin = counters[0]
-            counters[0] += 1
-            xy = best_xy[component]
-            pins[pin, 0] = xy
-            pins[pin, 1] = gz
-            pins[pin, 2] = -1
-            pin_values[pin] = flat[here + xy]
-            pin_components[pin, 0] = first_id + component
-            active[n_active, 0] = xy
-            active[n_active, 1] = pin
-            n_active += 1
+            for candidate in range(2):
+                xy = best_xy[component] if candidate == 0 else run_xy[component]
+                if candidate == 1 and (xy == best_xy[component] or top[xy] == gz):
+                    continue
+                pin = counters[0]
+                counters[0] += 1
+                pins[pin, 0] = xy
+                pins[pin, 1] = gz
+                pins[pin, 2] = -1
+                pins[pin, 3] = top[xy]
+                pins[pin, 4] = candidate
+                pin_values[pin] = flat[here + xy]
+                active[n_active, 0] = xy
+                active[n_active, 1] = pin
+                n_active += 1
         counters[1] = n_active
+
+
+@njit(cache=True, nogil=True)
+def select_cover(offsets, crossed, ncomponents, pin_bytes, cc_bytes):
+    """Greedy weighted set cover: repeatedly keep the candidate pin that covers the most components
+    not yet covered, while that saves more than listing them would. Returns the kept mask."""
+    npins = offsets.size - 1
+    covered = np.zeros(ncomponents, dtype=np.bool_)
+    kept = np.zeros(npins, dtype=np.bool_)
+    heap = [(-(offsets[k + 1] - offsets[k]), k) for k in range(npins)]
+    heapq.heapify(heap)
+    while heap:
+        negative, k = heapq.heappop(heap)
+        gain = 0
+        for j in range(offsets[k], offsets[k + 1]):
+            gain += not covered[crossed[j]]
+        if gain * cc_bytes <= pin_bytes:
+            if gain == -negative:
+                break
+            continue
+        if heap and gain < -heap[0][0]:
+            heapq.heappush(heap, (-gain, k))
+            continue
+        kept[k] = True
+        for j in range(offsets[k], offsets[k + 1]):
+            covered[crossed[j]] = True
+    return kept
+
+
+@njit(cache=True, nogil=True)
+def pin_crossings(flat, sx, sy, z_start, z_end, z_global, component_offsets, pins, by_first, offsets, crossed,
+                  state):
+    """Record the global component each pin crosses in slices ``z_start .. z_end - 1`` (local z).
+
+    Pin k spans slices ``pins[k, 0] .. pins[k, 1]`` at column ``pins[k, 2]``;
+    ``by_first`` lists pins by first slice. Its j-th slice's component goes to
+    ``crossed[offsets[k] + j]``. ``state`` = [next pin of ``by_first``,
+    number of active pins, then the active pins].
+    """
+    pixels = sx * sy
+    nwords = sx // 64 + 1
+    conn = np.empty((2 * sy + 1) * nwords, dtype=np.uint64)
+    equal = np.empty(sx + 8, dtype=np.uint8)
+    run_start = np.empty(pixels, dtype=np.int64)
+    run_end = np.empty(pixels, dtype=np.int64)
+    parent = np.empty(pixels, dtype=np.int64)
+    labels = np.empty(pixels, dtype=np.int64)
+    row_first = np.empty(sy + 1, dtype=np.int64)
+    for z in range(z_start, z_end):
+        gz = z_global + z - z_start
+        while state[0] < by_first.size and pins[by_first[state[0]], 0] == gz:
+            state[2 + state[1]] = by_first[state[0]]
+            state[0] += 1
+            state[1] += 1
+        if state[1] == 0:
+            continue
+        _slice_components(flat, z * pixels, sx, sy, nwords, conn, equal, run_start, run_end, row_first, parent,
+                          labels)
+        kept = 0
+        for a in range(state[1]):
+            pin = state[2 + a]
+            xy = pins[pin, 2]
+            component = labels[run_at(run_start, row_first, xy % sx, xy // sx)]
+            crossed[offsets[pin] + gz - pins[pin, 0]] = component_offsets[gz] + component
+            if pins[pin, 1] > gz:
+                state[2 + kept] = pin
+                kept += 1
+        state[1] = kept
+
+
+@njit(cache=True, nogil=True)
+def improve_cover(offsets, crossed, order, multiplicity, pin_bytes, cc_bytes, first, last, listed):
+    """Lower the cost of a cover in place.
+
+    Pin k crosses components ``crossed[offsets[k] : offsets[k + 1]]`` (slices
+    ``first[k] .. last[k]``); ``multiplicity`` counts the pins (or lists)
+    covering each component. Visiting pins in ``order``: a pin whose
+    components are all covered twice is dropped; pin ends over such components
+    are trimmed; a pin covering alone so few components that listing them costs
+    no more (``pin_bytes`` against ``cc_bytes`` each) is dropped and they go to
+    ``listed`` (-1 elsewhere). Dropped pins get ``last < first``.
+    """
+    for k in order:
+        a, b = offsets[k], offsets[k + 1]
+        alone = 0
+        for j in range(a, b):
+            alone += multiplicity[crossed[j]] == 1
+        if alone == 0:
+            for j in range(a, b):
+                multiplicity[crossed[j]] -= 1
+            last[k] = first[k] - 1
+            continue
+        while multiplicity[crossed[a]] > 1:
+            multiplicity[crossed[a]] -= 1
+            a += 1
+            first[k] += 1
+        while multiplicity[crossed[b - 1]] > 1:
+            multiplicity[crossed[b - 1]] -= 1
+            b -= 1
+            last[k] -= 1
+        if alone * cc_bytes <= pin_bytes:
+            for j in range(a, b):
+                if multiplicity[crossed[j]] == 1:
+                    listed[j] = crossed[j]
+                else:
+                    multiplicity[crossed[j]] -= 1
+            last[k] = first[k] - 1
