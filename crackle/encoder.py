@@ -20,7 +20,8 @@ from .kernels.pin_search import improve_cover, pin_crossings, place_pins, run_en
 from .kernels.pins import write_pin_records
 
 _BLOCK_BYTES = 64 << 20  # largest slab copied at once when the input is not in Fortran order
-_PIN_CHUNK = 32  # slices per step of the pin search (and of its look-ahead)
+_PIN_CHUNK = 64  # slices per step of the pin search
+_PIN_LOOKAHEAD = 32  # slices below a step that its look-ahead reads
 
 
 def _volume(labels) -> tuple:
@@ -174,7 +175,11 @@ def compress(
     unsigned = arr.view(unsigned_dtype(dtype.itemsize))
     voxels = sx * sy * sz
     permissible = _count_pairs(unsigned, threads) < voxels // 2
-    blocks = _encode_all(unsigned, permissible, threads)
+    pins = bool(allow_pins) and not permissible and not signed and sz > 1 and voxels <= 0xFFFFFFFF
+    with ThreadPoolExecutor(max_workers=1) as side:
+        search = side.submit(_search_pins, unsigned) if pins else None
+        blocks = _encode_all(unsigned, permissible, threads)
+        search = search.result() if pins else None
 
     codes = np.concatenate([b[0] for b in blocks])
     sizes = np.concatenate([np.diff(np.concatenate([[0], b[1]])) for b in blocks])
@@ -192,8 +197,8 @@ def compress(
     head.crack_format = CrackFormat.PERMISSIBLE if permissible else CrackFormat.IMPERMISSIBLE
     head.markov_model_order = order
     labels_section = _flat_labels(values, counts, head)
-    if allow_pins and not permissible and not signed and sz > 1 and voxels <= 0xFFFFFFFF:
-        pins_section = _pin_labels(unsigned, values, counts, bgcolor, head)
+    if pins:
+        pins_section = _pin_labels(search, values, counts, bgcolor, head)
         if len(pins_section) < len(labels_section):
             labels_section = pins_section
             head.label_format = LabelFormat.PINS_VARIABLE_WIDTH
@@ -233,32 +238,37 @@ def _flat_labels(values: np.ndarray, counts: np.ndarray, head: CrackleHeader) ->
     )
 
 
-def _search_pins(arr, counts: np.ndarray) -> tuple:
+def _search_pins(arr) -> tuple:
     """Find candidate pins over the whole volume, a chunk of slices at a time, and list what each crosses.
 
     Returns ``(first, last, column, values, offsets, crossed)``: each
     candidate's slice range (extended up to the start of its label run),
-    column and label, and the global ids of the components it crosses,
-    candidate k's in ``crossed[offsets[k] : offsets[k + 1]]``.
+    column and label, and the components it crosses (ids within their slice),
+    candidate k's in ``crossed[offsets[k] : offsets[k + 1]]``, one per slice.
     """
     sx, sy, sz = arr.shape
     pixels = sx * sy
-    component_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    total = int(component_offsets[-1])
     end = np.empty(pixels, dtype=np.int32)
     top = np.empty(pixels, dtype=np.int64)
+    owner = np.full(pixels, -1, dtype=np.int64)
     active = np.empty((pixels, 2), dtype=np.int64)
-    pins = np.empty((2 * total, 5), dtype=np.int64)
-    values = np.empty(2 * total, dtype=arr.dtype)
+    pins = np.empty((2 * pixels, 5), dtype=np.int64)
+    values = np.empty(2 * pixels, dtype=arr.dtype)
     counters = np.zeros(2, dtype=np.int64)
     for z0 in range(0, sz, _PIN_CHUNK):
         z1 = min(sz, z0 + _PIN_CHUNK)
-        cap = min(sz, z1 + _PIN_CHUNK)
+        cap = min(sz, z1 + _PIN_LOOKAHEAD)
         low = max(0, z0 - 1)
         flat = np.asfortranarray(arr[:, :, low:cap]).reshape(-1, order="F")
         ptr, ends = run_ends(flat, sx, sy, z0 - low, z1 - low, cap - low)
-        place_pins(flat, sx, sy, z0 - low, z1 - low, z0, ptr, ends + np.int32(low), end, top, active,
-                   pins, values, counters)
+        ends += np.int32(low)
+        z = z0 - low
+        while z < z1 - low:
+            z = place_pins(flat, sx, sy, z, z1 - low, low + z, ptr, z0 - low, ends, end, top, owner, active,
+                           pins, values, counters)
+            if z < z1 - low:
+                pins = np.concatenate([pins, np.empty_like(pins)])
+                values = np.concatenate([values, np.empty_like(values)])
     n = int(counters[0])
     pins, values = pins[:n], values[:n]
     pins[pins[:, 2] < 0, 2] = sz - 1
@@ -271,21 +281,24 @@ def _search_pins(arr, counts: np.ndarray) -> tuple:
     for z0 in range(0, sz, _PIN_CHUNK):
         z1 = min(sz, z0 + _PIN_CHUNK)
         flat = np.asfortranarray(arr[:, :, z0:z1]).reshape(-1, order="F")
-        pin_crossings(flat, sx, sy, 0, z1 - z0, z0, component_offsets, spans, by_first, offsets, crossed, state)
+        pin_crossings(flat, sx, sy, 0, z1 - z0, z0, spans, by_first, offsets, crossed, state)
     return spans[:, 0].copy(), spans[:, 1].copy(), spans[:, 2].copy(), values, offsets, crossed
 
 
-def _pin_labels(arr, values: np.ndarray, counts: np.ndarray, bgcolor, head: CrackleHeader) -> bytes:
-    """Condensed PINS labels section for an unsigned volume (``values``: every component's label).
+def _pin_labels(search: tuple, values: np.ndarray, counts: np.ndarray, bgcolor, head: CrackleHeader) -> bytes:
+    """Condensed PINS labels section for an unsigned volume, from the candidates of :func:`_search_pins`
+    (``values``: every component's label, slice by slice).
 
     The background is ``bgcolor`` or else the label whose records would cost
     the most. Sets ``head.stored_data_width``.
     """
-    sx, sy, sz = arr.shape
     total = int(counts.sum())
     index_width = head.pin_index_width()
     cc_width = byte_width(total)
-    first, last, column, pin_values, offsets, crossed = _search_pins(arr, counts)
+    first, last, column, pin_values, offsets, crossed = search
+    # Component ids within their slice -> global ids.
+    component_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    crossed = crossed + component_offsets[np.arange(crossed.size) + np.repeat(first - offsets[:-1], np.diff(offsets))]
 
     # Choose among the candidates, then improve the cover they make.
     pin_bytes = index_width + byte_width(int((last - first).max(initial=0)))
@@ -306,7 +319,7 @@ def _pin_labels(arr, values: np.ndarray, counts: np.ndarray, bgcolor, head: Crac
     cc_values = values[cc_ids]
     kept = last >= first
     pin_values, depth = pin_values[kept], (last - first)[kept]
-    pin_index = column[kept] + sx * sy * first[kept]
+    pin_index = column[kept] + head.sx * head.sy * first[kept]
     depth_width = byte_width(int(depth.max(initial=0)))
 
     labels = np.unique(values)

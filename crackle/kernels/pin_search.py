@@ -25,6 +25,22 @@ from .encode import pixel_connectivity
 
 
 @njit(cache=True, nogil=True)
+def _mark_run_ends(here, below, end, z):
+    for i in range(here.size):
+        end[i] = z if here[i] != below[i] else end[i]
+
+
+@njit(cache=True, nogil=True)
+def _gather_run_starts(here, above, end, out):
+    n = 0
+    for i in range(here.size):
+        if here[i] != above[i]:
+            out[n] = end[i]
+            n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
 def run_ends(flat, sx, sy, z_start, z_end, z_cap):
     """Where the label run starting at each run-start pixel of slices ``z_start .. z_end - 1`` ends.
 
@@ -36,36 +52,24 @@ def run_ends(flat, sx, sy, z_start, z_end, z_cap):
     pixels = sx * sy
     nz = z_end - z_start
     end = np.full(pixels, z_cap - 1, dtype=np.int32)
-    counts = np.zeros(nz, dtype=np.int64)
-    chunks = []
+    found = np.empty(pixels, dtype=np.int32)
+    per_slice = []
     for z in range(z_cap - 1, z_start - 1, -1):
-        here = z * pixels
+        here = flat[z * pixels : (z + 1) * pixels]
         if z < z_cap - 1:
-            below = here + pixels
-            for i in range(pixels):
-                if flat[here + i] != flat[below + i]:
-                    end[i] = z
+            _mark_run_ends(here, flat[(z + 1) * pixels : (z + 2) * pixels], end, z)
         if z < z_end:
-            found = np.empty(pixels, dtype=np.int32)
-            n = 0
             if z == 0:
-                found[:] = end
-                n = pixels
+                per_slice.append(end.copy())
             else:
-                above = here - pixels
-                for i in range(pixels):
-                    if flat[here + i] != flat[above + i]:
-                        found[n] = end[i]
-                        n += 1
-            counts[z - z_start] = n
-            chunks.append(found[:n].copy())
+                n = _gather_run_starts(here, flat[(z - 1) * pixels : z * pixels], end, found)
+                per_slice.append(found[:n].copy())
     ptr = np.zeros(nz + 1, dtype=np.int64)
     for i in range(nz):
-        ptr[i + 1] = ptr[i] + counts[i]
+        ptr[i + 1] = ptr[i] + per_slice[nz - 1 - i].size
     ends = np.empty(ptr[nz], dtype=np.int32)
-    for k in range(nz):
-        i = nz - 1 - k
-        ends[ptr[i] : ptr[i + 1]] = chunks[k]
+    for i in range(nz):
+        ends[ptr[i] : ptr[i + 1]] = per_slice[nz - 1 - i]
     return ptr, ends
 
 
@@ -76,21 +80,26 @@ def _slice_components(flat, here, sx, sy, nwords, conn, equal, run_start, run_en
 
 
 @njit(cache=True, nogil=True)
-def place_pins(flat, sx, sy, z_start, z_end, z_global, ptr, ends, end, top, active, pins, pin_values, counters):
+def place_pins(flat, sx, sy, z_start, z_end, z_global, ptr, ptr_first, ends, end, top, owner, active, pins,
+               pin_values, counters):
     """Place pins for slices ``z_start .. z_end - 1`` of ``flat`` (local z; slice z - 1 is present
-    unless z is the volume's first slice, local 0).
+    unless z is the volume's first slice, local 0). Slice ``z_start`` is global slice ``z_global``.
+
+    Returns ``z_end``, or the first slice not processed because ``pins`` had
+    no room for its candidates (grow it and call again from there).
 
     State carried from chunk to chunk:
 
     * ``end[xy]`` / ``top[xy]``: last and first slice (global z) of the label
-      run at each column;
+      run at each column; ``owner[xy]``: its active pin, or -1 (a column holds
+      at most one: candidates in the same run would be identical);
     * ``active``: (k, 0) column and (k, 1) pin index of each active pin;
     * ``pins``: (k, 0) column, (k, 1) first slice, (k, 2) last slice (-1 while
       active), (k, 3) first slice of its label run, (k, 4) 1 for an extra
       candidate that covers nothing during the walk; ``pin_values[k]`` its label;
     * ``counters``: [number of pins, number of active pins].
 
-    ``ptr`` / ``ends`` come from :func:`run_ends` for the same slices.
+    ``ptr`` / ``ends`` come from :func:`run_ends` for slices from local ``ptr_first`` on.
     """
     pixels = sx * sy
     nwords = sx // 64 + 1
@@ -111,9 +120,11 @@ def place_pins(flat, sx, sy, z_start, z_end, z_global, ptr, ends, end, top, acti
         here = z * pixels
         ncomponents = _slice_components(flat, here, sx, sy, nwords, conn, equal,
                                         run_start, run_end, row_first, parent, labels)
+        if counters[0] + 2 * ncomponents > pins.shape[0]:
+            return z
 
         # Runs starting in this slice: where they end.
-        at = ptr[z - z_start]
+        at = ptr[z - ptr_first]
         if z == 0:
             end[:] = ends[at : at + pixels]
             top[:] = gz
@@ -139,6 +150,7 @@ def place_pins(flat, sx, sy, z_start, z_end, z_global, ptr, ends, end, top, acti
                 kept += 1
             else:
                 pins[pin, 2] = gz - 1
+                owner[xy] = -1
         n_active = kept
 
         # Every other component gets a pin at its pixel whose run reaches furthest down, and a
@@ -165,7 +177,12 @@ def place_pins(flat, sx, sy, z_start, z_end, z_global, ptr, ends, end, top, acti
                 xy = best_xy[component] if candidate == 0 else run_xy[component]
                 if candidate == 1 and (xy == best_xy[component] or top[xy] == gz):
                     continue
+                if owner[xy] >= 0:
+                    if candidate == 0:
+                        pins[owner[xy], 4] = 0
+                    continue
                 pin = counters[0]
+                owner[xy] = pin
                 counters[0] += 1
                 pins[pin, 0] = xy
                 pins[pin, 1] = gz
@@ -177,6 +194,7 @@ def place_pins(flat, sx, sy, z_start, z_end, z_global, ptr, ends, end, top, acti
                 active[n_active, 1] = pin
                 n_active += 1
         counters[1] = n_active
+    return z_end
 
 
 @njit(cache=True, nogil=True)
@@ -207,9 +225,9 @@ def select_cover(offsets, crossed, ncomponents, pin_bytes, cc_bytes):
 
 
 @njit(cache=True, nogil=True)
-def pin_crossings(flat, sx, sy, z_start, z_end, z_global, component_offsets, pins, by_first, offsets, crossed,
-                  state):
-    """Record the global component each pin crosses in slices ``z_start .. z_end - 1`` (local z).
+def pin_crossings(flat, sx, sy, z_start, z_end, z_global, pins, by_first, offsets, crossed, state):
+    """Record the component (id within its slice) each pin crosses in slices ``z_start .. z_end - 1``
+    (local z).
 
     Pin k spans slices ``pins[k, 0] .. pins[k, 1]`` at column ``pins[k, 2]``;
     ``by_first`` lists pins by first slice. Its j-th slice's component goes to
@@ -240,7 +258,7 @@ def pin_crossings(flat, sx, sy, z_start, z_end, z_global, component_offsets, pin
             pin = state[2 + a]
             xy = pins[pin, 2]
             component = labels[run_at(run_start, row_first, xy % sx, xy // sx)]
-            crossed[offsets[pin] + gz - pins[pin, 0]] = component_offsets[gz] + component
+            crossed[offsets[pin] + gz - pins[pin, 0]] = component
             if pins[pin, 1] > gz:
                 state[2 + kept] = pin
                 kept += 1
