@@ -97,29 +97,45 @@ def _encode_all(arr, permissible: bool, threads: int) -> list:
         return list(pool.map(encode, starts))
 
 
-def _markov_codes(codes, code_ends, ncodepoints, order):
-    """Re-code every slice's moves with a Markov model of ``order`` built from all slices.
-
-    Returns ``(model bytes, codes, code ends)``.
-    """
+def _payload_starts(codes: np.ndarray, code_ends: np.ndarray) -> tuple:
+    """Start of each slice's crack code and of its moves (after the u32 size and the chain-start index)."""
     code_starts = np.concatenate([[0], code_ends[:-1]]).astype(np.int64)
     index_sizes = codes[code_starts[:, None] + np.arange(4)].astype(np.int64) @ (256 ** np.arange(4))
-    payload_starts = code_starts + 4 + index_sizes
+    return code_starts, code_starts + 4 + index_sizes
+
+
+def _markov_model(blocks: list, order: int) -> tuple:
+    """The Markov model of ``order`` for every slice's moves: ``(rank table, hash keys, model bytes)``."""
+    symbols = sum(int(b[2].sum()) for b in blocks)
     if 4**order <= DENSE_CONTEXTS:
         keys = np.empty(0, dtype=np.int64)
     else:
-        keys = np.full(1 << int(2 * ncodepoints.sum() + 1).bit_length(), -1, dtype=np.int64)
-    rank_of, model = rank_symbols(count_contexts(codes, payload_starts, ncodepoints, order, keys), keys, order)
-    out = np.empty(int(code_ends[-1]) + int(np.sum((ncodepoints + 7) // 8)) + 16, dtype=np.uint8)
-    ends = np.empty_like(code_ends)
-    at = 0
-    for z in range(code_ends.size):
-        head = codes[code_starts[z] : payload_starts[z]]
-        out[at : at + head.size] = head
-        at = encode_markov(codes, int(payload_starts[z]), int(ncodepoints[z]), rank_of, keys, order, out,
-                           at + head.size)
-        ends[z] = at
-    return model.tobytes(), out[:at], ends
+        keys = np.full(1 << (2 * symbols + 1).bit_length(), -1, dtype=np.int64)
+    counts = np.zeros((4**order if keys.size == 0 else keys.size, 4), dtype=np.int64)
+    for codes, code_ends, ncodepoints, *_ in blocks:
+        count_contexts(codes, _payload_starts(codes, code_ends)[1], ncodepoints, order, keys, counts)
+    rank_of, model = rank_symbols(counts, keys, order)
+    return rank_of, keys, model
+
+
+def _write_codes(blocks: list, order: int, markov, out: np.ndarray, at: int) -> np.ndarray:
+    """Copy (order 0) or Markov-code every slice's crack code into ``out[at:]``; returns the end offsets."""
+    ends = []
+    for codes, code_ends, ncodepoints, *_ in blocks:
+        if not order:
+            out[at : at + codes.size] = codes
+            ends.append(code_ends + at)
+            at += codes.size
+            continue
+        rank_of, keys, _ = markov
+        code_starts, payload_starts = _payload_starts(codes, code_ends)
+        for z in range(code_ends.size):
+            head = codes[code_starts[z] : payload_starts[z]]
+            out[at : at + head.size] = head
+            at = encode_markov(codes, int(payload_starts[z]), int(ncodepoints[z]), rank_of, keys, order, out,
+                               at + head.size)
+            ends.append(np.array([at]))
+    return np.concatenate(ends)
 
 
 def compress(
@@ -181,18 +197,14 @@ def compress(
         blocks = _encode_all(unsigned, permissible, threads)
         search = search.result() if pins else None
 
-    codes = np.concatenate([b[0] for b in blocks])
-    sizes = np.concatenate([np.diff(np.concatenate([[0], b[1]])) for b in blocks])
-    code_ends = np.cumsum(sizes)
     ncodepoints = np.concatenate([b[2] for b in blocks])
     counts = np.concatenate([b[3] for b in blocks])
     values = np.concatenate([b[4] for b in blocks]).view(dtype)
     slice_crcs = np.concatenate([b[5] for b in blocks])
 
     order = int(markov_model_order) if ncodepoints.any() else 0
-    model = b""
-    if order:
-        model, codes, code_ends = _markov_codes(codes, code_ends, ncodepoints, order)
+    markov = _markov_model(blocks, order) if order else None
+    model = markov[2] if order else np.zeros(0, dtype=np.uint8)
 
     head.crack_format = CrackFormat.PERMISSIBLE if permissible else CrackFormat.IMPERMISSIBLE
     head.markov_model_order = order
@@ -204,19 +216,23 @@ def compress(
             head.label_format = LabelFormat.PINS_VARIABLE_WIDTH
     head.num_label_bytes = len(labels_section)
 
-    index = np.diff(np.concatenate([[0], code_ends])).astype("<u4").tobytes()
-    return b"".join(
-        [
-            head.tobytes(),
-            index,
-            crc32c(index).to_bytes(4, "little"),
-            labels_section,
-            model,
-            codes.tobytes(),
-            crc32c(labels_section).to_bytes(4, "little"),
-            slice_crcs.astype("<u4").tobytes(),
-        ]
-    )
+    # One buffer for the whole stream; Markov coding writes its moves straight into it.
+    plain = sum(b[0].size for b in blocks)
+    codes_at = head.header_bytes + head.grid_index_bytes + len(labels_section) + model.size
+    out = np.empty(codes_at + plain + (int(ncodepoints.sum()) + 7) // 8 + 8 + 4 * sz, dtype=np.uint8)
+    code_ends = _write_codes(blocks, order, markov, out, codes_at)
+    del blocks
+    end = int(code_ends[-1])
+    out[:29] = np.frombuffer(head.tobytes(), dtype=np.uint8)
+    index = out[29 : 29 + 4 * sz].view("<u4")
+    index[:] = np.diff(code_ends, prepend=codes_at)
+    out[29 + 4 * sz : 33 + 4 * sz] = np.frombuffer(crc32c(index).to_bytes(4, "little"), dtype=np.uint8)
+    labels_at = 33 + 4 * sz
+    out[labels_at : labels_at + len(labels_section)] = np.frombuffer(labels_section, dtype=np.uint8)
+    out[labels_at + len(labels_section) : codes_at] = model
+    out[end : end + 4] = np.frombuffer(crc32c(labels_section).to_bytes(4, "little"), dtype=np.uint8)
+    out[end + 4 : end + 4 + 4 * sz] = slice_crcs.astype("<u4").view(np.uint8)
+    return out[: end + 4 + 4 * sz].tobytes()
 
 
 def _flat_labels(values: np.ndarray, counts: np.ndarray, head: CrackleHeader) -> bytes:
@@ -226,8 +242,11 @@ def _flat_labels(values: np.ndarray, counts: np.ndarray, head: CrackleHeader) ->
     """
     head.stored_data_width = _stored_width(values, head.signed)
     stored = unsigned_dtype(head.stored_data_width)
-    patterns = values.astype(np.int64 if head.signed else values.dtype).astype(stored)
-    unique, keys = np.unique(patterns, return_inverse=True)
+    if head.signed:
+        values = values.astype(np.int64)  # two's complement, then truncated to the stored width
+    patterns = values.astype(stored, copy=False)
+    unique = np.unique(patterns)
+    keys = np.searchsorted(unique, patterns)
     return b"".join(
         [
             np.uint64(unique.size).tobytes(),
@@ -252,8 +271,8 @@ def _search_pins(arr) -> tuple:
     top = np.empty(pixels, dtype=np.int64)
     owner = np.full(pixels, -1, dtype=np.int64)
     active = np.empty((pixels, 2), dtype=np.int64)
-    pins = np.empty((2 * pixels, 5), dtype=np.int64)
-    values = np.empty(2 * pixels, dtype=arr.dtype)
+    pins = np.empty((max(1024, pixels // 16), 5), dtype=np.int64)
+    values = np.empty(pins.shape[0], dtype=arr.dtype)
     counters = np.zeros(2, dtype=np.int64)
     for z0 in range(0, sz, _PIN_CHUNK):
         z1 = min(sz, z0 + _PIN_CHUNK)
@@ -264,11 +283,12 @@ def _search_pins(arr) -> tuple:
         ends += np.int32(low)
         z = z0 - low
         while z < z1 - low:
-            z = place_pins(flat, sx, sy, z, z1 - low, low + z, ptr, z0 - low, ends, end, top, owner, active,
-                           pins, values, counters)
-            if z < z1 - low:
-                pins = np.concatenate([pins, np.empty_like(pins)])
-                values = np.concatenate([values, np.empty_like(values)])
+            z, needed = place_pins(flat, sx, sy, z, z1 - low, low + z, ptr, z0 - low, ends, end, top, owner,
+                                   active, pins, values, counters)
+            if needed:
+                room = max(needed, pins.shape[0] * 3 // 2)
+                pins = np.concatenate([pins, np.empty((room - pins.shape[0], 5), dtype=np.int64)])
+                values = np.concatenate([values, np.empty(room - values.size, dtype=values.dtype)])
     n = int(counters[0])
     pins, values = pins[:n], values[:n]
     pins[pins[:, 2] < 0, 2] = sz - 1

@@ -65,3 +65,35 @@ def test_queries_agree_with_the_decoded_volume(connectomics_stream, decoded):
     for z in (0, 257, 511):
         np.testing.assert_array_equal(view[:, :, z], decoded[:, :, z])
     np.testing.assert_array_equal(decompress_range(connectomics_stream, 300, 333, 1), decoded[:, :, 300:333])
+
+
+@pytest.fixture(scope="module")
+def reference_streams(decoded, reference, tmp_path_factory):
+    """crackle-codec's flat Markov 0 / 5 and pins Markov 5 encodings of the volume."""
+    folder = tmp_path_factory.mktemp("encodings")
+    np.save(folder / "volume.npy", decoded)
+    code = f"""
+import json, numpy as np, crackle
+arr = np.load({str(folder / "volume.npy")!r})
+for name, kw in (("flat0", {{}}), ("flat5", {{"markov_model_order": 5}}),
+                 ("pins5", {{"allow_pins": 1, "markov_model_order": 5}})):
+    open({str(folder)!r} + "/" + name + ".ckl", "wb").write(crackle.compress(arr, **kw))
+print(json.dumps({{}}))
+"""
+    run_reference(code)
+    return {name: (folder / f"{name}.ckl").read_bytes() for name in ("flat0", "flat5", "pins5")}
+
+
+@pytest.mark.parametrize("name, order", [("flat0", 0), ("flat5", 5)])
+def test_flat_compression_is_byte_identical(decoded, reference_streams, name, order):
+    assert crackle.compress(decoded, markov_model_order=order) == reference_streams[name]
+
+
+def test_pins_compression_is_smaller_and_readable_by_crackle_codec(decoded, reference_streams, connectomics_stream):
+    ours = crackle.compress(decoded, allow_pins=1, markov_model_order=5)
+    assert crackle.header(ours).label_format == crackle.LabelFormat.PINS_VARIABLE_WIDTH
+    assert len(ours) <= len(reference_streams["pins5"])
+    assert len(crackle.compress(decoded, allow_pins=1, markov_model_order=7)) <= len(connectomics_stream)
+    np.testing.assert_array_equal(crackle.decompress(ours), decoded)
+    (theirs,) = reference_decompress([ours])
+    np.testing.assert_array_equal(theirs, decoded)

@@ -75,11 +75,20 @@ def pixel_connectivity(flat, base, sx, sy, conn, nwords, equal):
 
 @njit(cache=True, nogil=True)
 def _grow(buffer, needed):
+    """``buffer``, or a larger copy of it holding at least ``needed`` items."""
     if needed <= buffer.size:
         return buffer
     bigger = np.empty(max(needed, 2 * buffer.size), dtype=buffer.dtype)
     bigger[: buffer.size] = buffer
     return bigger
+
+
+@njit(cache=True, nogil=True)
+def _room(scratch, needed):
+    """``scratch``, or a larger uninitialised one holding at least ``needed`` items."""
+    if needed <= scratch.size:
+        return scratch
+    return np.empty(max(needed, 2 * scratch.size), dtype=scratch.dtype)
 
 
 @njit(cache=True, nogil=True)
@@ -91,25 +100,26 @@ def encode_slices(flat, sx, sy, nz, permissible, checksum):
     codepoints) with the end offset of each slice's, each slice's number of
     codepoints, its number of components, the value of every component
     (slice by slice, in id order) and the crc32c of each slice's component ids.
+
+    Scratch buffers start small and grow to what the busiest slice needs.
     """
     pixels = sx * sy
     nwords = sx // 64 + 1
-    nvertices = (sx + 1) * (sy + 1)
     conn = np.empty((2 * sy + 1) * nwords, dtype=np.uint64)
-    run_start = np.empty(pixels, dtype=np.int64)
-    run_end = np.empty(pixels, dtype=np.int64)
-    parent = np.empty(pixels, dtype=np.int64)
-    labels = np.empty(pixels, dtype=np.int64)
     row_first = np.empty(sy + 1, dtype=np.int64)
-    adjacency = np.empty(nvertices, dtype=np.uint8)
+    adjacency = np.empty((sx + 1) * (sy + 1), dtype=np.uint8)
     equal = np.empty(sx + 8, dtype=np.uint8)
-    edge_capacity = 2 * pixels + 4
-    symbols = np.empty(4 * edge_capacity, dtype=np.uint8)
-    stack = np.empty(edge_capacity, dtype=np.int64)
-    moves_after = np.empty(4 * edge_capacity, dtype=np.int32)
-    starts = np.empty(edge_capacity, dtype=np.int64)
-    bounds = np.empty(edge_capacity + 1, dtype=np.int64)
-    codepoints = np.empty(8 * edge_capacity, dtype=np.uint8)
+    runs = min(pixels, 4 * sy + 1024)
+    run_start = np.empty(runs, dtype=np.int64)
+    run_end = np.empty(runs, dtype=np.int64)
+    parent = np.empty(runs, dtype=np.int64)
+    labels = np.empty(runs, dtype=np.int64)
+    symbols = np.empty(0, dtype=np.uint8)
+    stack = np.empty(0, dtype=np.int64)
+    moves_after = np.empty(0, dtype=np.int32)
+    starts = np.empty(0, dtype=np.int64)
+    bounds = np.empty(0, dtype=np.int64)
+    codepoints = np.empty(0, dtype=np.uint8)
 
     codes = np.empty(max(64, nz * 64), dtype=np.uint8)
     code_ends = np.empty(nz, dtype=np.int64)
@@ -124,6 +134,13 @@ def encode_slices(flat, sx, sy, nz, permissible, checksum):
         base = z * pixels
         pixel_connectivity(flat, base, sx, sy, conn, nwords, equal)
         count = label_runs(conn, nwords, sx, sy, run_start, run_end, row_first, parent, labels)
+        while count < 0:
+            runs = min(pixels, 2 * run_start.size)
+            run_start = np.empty(runs, dtype=np.int64)
+            run_end = np.empty(runs, dtype=np.int64)
+            parent = np.empty(runs, dtype=np.int64)
+            labels = np.empty(runs, dtype=np.int64)
+            count = label_runs(conn, nwords, sx, sy, run_start, run_end, row_first, parent, labels)
         counts[z] = count
         values = _grow(values, nvalues + count)
         for y in range(sy):
@@ -134,7 +151,14 @@ def encode_slices(flat, sx, sy, nz, permissible, checksum):
             crcs[z] = _write_slice(run_start, run_end, row_first, labels, sy, dummy, 0, dummy, 0, 1, sx,
                                    False, True)
 
-        build_crack_graph(conn, nwords, sx, sy, permissible, adjacency)
+        # Symbols: at most one move per edge, a branch per edge and a terminate per branch or chain.
+        edges = build_crack_graph(conn, nwords, sx, sy, permissible, adjacency)
+        symbols = _room(symbols, 4 * edges + 4)
+        moves_after = _room(moves_after, 4 * edges + 4)
+        codepoints = _room(codepoints, 8 * edges + 8)
+        stack = _room(stack, edges + 2)
+        starts = _room(starts, edges + 2)
+        bounds = _room(bounds, edges + 3)
         nchains = extract_chains(adjacency, sx, sy, symbols, starts, bounds, stack, moves_after)
         n = chain_codepoints(symbols, starts, bounds, nchains, codepoints)
         ncodepoints[z] = n

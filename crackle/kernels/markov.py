@@ -132,16 +132,14 @@ def _slot(keys, context, insert):
 
 
 @njit(cache=True, nogil=True)
-def count_contexts(codes, payload_starts, ncodepoints, order, keys):
-    """Occurrences of each symbol in each context over every slice's 2-bit packed payload.
+def count_contexts(codes, payload_starts, ncodepoints, order, keys, counts):
+    """Add the occurrences of each symbol in each context over slices' 2-bit packed payloads to ``counts``.
 
     Slice z's ``ncodepoints[z]`` symbols start at ``codes[payload_starts[z]]``;
     its first symbol counts under context 0. ``keys`` is empty for a dense
-    table, else a hash table of -1 (power-of-two size, more than twice the
-    number of symbols) that this fills. Returns the (rows, 4) counts.
+    table (``counts`` has 4**order rows), else a hash table of -1 (power-of-two
+    size, more than twice the number of symbols, as ``counts``) that this fills.
     """
-    rows = 4**order if keys.size == 0 else keys.size
-    counts = np.zeros((rows, 4), dtype=np.int64)
     shift = 2 * (order - 1)
     for z in range(ncodepoints.size):
         ctx = np.int64(0)
@@ -149,7 +147,6 @@ def count_contexts(codes, payload_starts, ncodepoints, order, keys):
             symbol = _symbol(codes, payload_starts[z], i)
             counts[_slot(keys, ctx, True), symbol] += 1
             ctx = (ctx >> 2) | (np.int64(symbol) << shift)
-    return counts
 
 
 @njit(cache=True, nogil=True)

@@ -74,9 +74,25 @@ def run_ends(flat, sx, sy, z_start, z_end, z_cap):
 
 
 @njit(cache=True, nogil=True)
-def _slice_components(flat, here, sx, sy, nwords, conn, equal, run_start, run_end, row_first, parent, labels):
+def _slice_components(flat, here, sx, sy, nwords, conn, equal, runs):
+    """Label the components of the slice at ``flat[here:]``; ``runs`` = (start, end, parent, label)
+    scratch, replaced by larger arrays when the slice has more runs. Returns (count, runs)."""
     pixel_connectivity(flat, here, sx, sy, conn, nwords, equal)
-    return label_runs(conn, nwords, sx, sy, run_start, run_end, row_first, parent, labels)
+    row_first = runs[4]
+    count = label_runs(conn, nwords, sx, sy, runs[0], runs[1], row_first, runs[2], runs[3])
+    while count < 0:
+        size = min(sx * sy, 2 * runs[0].size)
+        runs = (np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64),
+                np.empty(size, dtype=np.int64), row_first)
+        count = label_runs(conn, nwords, sx, sy, runs[0], runs[1], row_first, runs[2], runs[3])
+    return count, runs
+
+
+@njit(cache=True, nogil=True)
+def _run_scratch(sx, sy):
+    size = min(sx * sy, 4 * sy + 1024)
+    return (np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64),
+            np.empty(size, dtype=np.int64), np.empty(sy + 1, dtype=np.int64))
 
 
 @njit(cache=True, nogil=True)
@@ -85,8 +101,9 @@ def place_pins(flat, sx, sy, z_start, z_end, z_global, ptr, ptr_first, ends, end
     """Place pins for slices ``z_start .. z_end - 1`` of ``flat`` (local z; slice z - 1 is present
     unless z is the volume's first slice, local 0). Slice ``z_start`` is global slice ``z_global``.
 
-    Returns ``z_end``, or the first slice not processed because ``pins`` had
-    no room for its candidates (grow it and call again from there).
+    Returns ``(z_end, 0)``, or the first slice not processed because ``pins``
+    had no room for its candidates and the rows it needs (grow ``pins`` and
+    call again from there).
 
     State carried from chunk to chunk:
 
@@ -105,23 +122,20 @@ def place_pins(flat, sx, sy, z_start, z_end, z_global, ptr, ptr_first, ends, end
     nwords = sx // 64 + 1
     conn = np.empty((2 * sy + 1) * nwords, dtype=np.uint64)
     equal = np.empty(sx + 8, dtype=np.uint8)
-    run_start = np.empty(pixels, dtype=np.int64)
-    run_end = np.empty(pixels, dtype=np.int64)
-    parent = np.empty(pixels, dtype=np.int64)
-    labels = np.empty(pixels, dtype=np.int64)
-    row_first = np.empty(sy + 1, dtype=np.int64)
-    covered = np.empty(pixels, dtype=np.bool_)
-    best_end = np.empty(pixels, dtype=np.int64)
-    best_xy = np.empty(pixels, dtype=np.int64)
-    best_run = np.empty(pixels, dtype=np.int64)
-    run_xy = np.empty(pixels, dtype=np.int64)
+    runs = _run_scratch(sx, sy)
+    covered = np.empty(0, dtype=np.bool_)
+    best = np.empty((0, 4), dtype=np.int64)
     for z in range(z_start, z_end):
         gz = z_global + z - z_start
         here = z * pixels
-        ncomponents = _slice_components(flat, here, sx, sy, nwords, conn, equal,
-                                        run_start, run_end, row_first, parent, labels)
+        ncomponents, runs = _slice_components(flat, here, sx, sy, nwords, conn, equal, runs)
         if counters[0] + 2 * ncomponents > pins.shape[0]:
-            return z
+            return z, counters[0] + 2 * ncomponents
+        run_start, run_end, labels, row_first = runs[0], runs[1], runs[3], runs[4]
+        if covered.size < ncomponents:
+            covered = np.empty(2 * ncomponents, dtype=np.bool_)
+            best = np.empty((2 * ncomponents, 4), dtype=np.int64)
+        best_end, best_xy, best_run, run_xy = best[:, 0], best[:, 1], best[:, 2], best[:, 3]
 
         # Runs starting in this slice: where they end.
         at = ptr[z - ptr_first]
@@ -194,7 +208,7 @@ def place_pins(flat, sx, sy, z_start, z_end, z_global, ptr, ptr_first, ends, end
                 active[n_active, 1] = pin
                 n_active += 1
         counters[1] = n_active
-    return z_end
+    return z_end, 0
 
 
 @njit(cache=True, nogil=True)
@@ -238,11 +252,7 @@ def pin_crossings(flat, sx, sy, z_start, z_end, z_global, pins, by_first, offset
     nwords = sx // 64 + 1
     conn = np.empty((2 * sy + 1) * nwords, dtype=np.uint64)
     equal = np.empty(sx + 8, dtype=np.uint8)
-    run_start = np.empty(pixels, dtype=np.int64)
-    run_end = np.empty(pixels, dtype=np.int64)
-    parent = np.empty(pixels, dtype=np.int64)
-    labels = np.empty(pixels, dtype=np.int64)
-    row_first = np.empty(sy + 1, dtype=np.int64)
+    runs = _run_scratch(sx, sy)
     for z in range(z_start, z_end):
         gz = z_global + z - z_start
         while state[0] < by_first.size and pins[by_first[state[0]], 0] == gz:
@@ -251,8 +261,8 @@ def pin_crossings(flat, sx, sy, z_start, z_end, z_global, pins, by_first, offset
             state[1] += 1
         if state[1] == 0:
             continue
-        _slice_components(flat, z * pixels, sx, sy, nwords, conn, equal, run_start, run_end, row_first, parent,
-                          labels)
+        _, runs = _slice_components(flat, z * pixels, sx, sy, nwords, conn, equal, runs)
+        run_start, labels, row_first = runs[0], runs[3], runs[4]
         kept = 0
         for a in range(state[1]):
             pin = state[2 + a]
