@@ -2,8 +2,10 @@
 
 Slices are encoded by a nogil Numba kernel on a thread pool, a block of
 slices per task: each slice's output size is only known once it is encoded,
-so tasks return their own arrays, which are then joined in z order. FLAT
-streams are byte-identical to crackle-codec's for the same input and options.
+so tasks return their own arrays, which are written in z order into one
+output buffer (Markov coding writes there directly). For PINS labels the pin
+search runs on another thread meanwhile. FLAT streams are byte-identical to
+crackle-codec's for the same input and options.
 """
 
 import os
@@ -13,7 +15,9 @@ from typing import Optional
 import numpy as np
 
 from .format.crc import crc32c
-from .format.header import MAX_MARKOV_ORDER, CrackFormat, CrackleHeader, LabelFormat, byte_width, unsigned_dtype
+from .format.header import (
+    MAX_MARKOV_ORDER, CrackFormat, CrackleHeader, LabelFormat, byte_width, unsigned_dtype,
+)
 from .kernels.encode import count_equal_neighbours, encode_slices
 from .kernels.markov import DENSE_CONTEXTS, count_contexts, encode_markov, rank_symbols
 from .kernels.pin_search import improve_cover, pin_crossings, place_pins, run_ends, select_cover
@@ -38,7 +42,7 @@ def _volume(labels) -> tuple:
     return arr.reshape(shape, order="F" if fortran else "C"), fortran
 
 
-def _threads(parallel: int) -> int:
+def _thread_count(parallel: int) -> int:
     if int(parallel) < 0:
         raise ValueError(f"parallel must be 0 (all cores) or a positive thread count, got {parallel}")
     return int(parallel) or os.cpu_count() or 1
@@ -176,7 +180,7 @@ def compress(
         raise ValueError(f"markov_model_order must be an integer from 0 to {MAX_MARKOV_ORDER}, got {markov_model_order!r}")
     if allow_pins not in (0, 1, 2):
         raise ValueError(f"allow_pins must be 0, 1 or 2 (or a bool), got {allow_pins!r}")
-    threads = _threads(parallel)
+    threads = _thread_count(parallel)
     dtype = arr.dtype
     signed = dtype.kind == "i"
     sx, sy, sz = arr.shape

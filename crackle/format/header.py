@@ -17,6 +17,7 @@ from enum import IntEnum
 import numpy as np
 
 from ..errors import ChecksumError, FormatError
+from ..kernels.integers import byte_width_of as byte_width
 from .crc import crc8
 
 MAGIC = b"crkl"
@@ -41,17 +42,6 @@ class CrackFormat(IntEnum):
 
     IMPERMISSIBLE = 0
     PERMISSIBLE = 1
-
-
-def byte_width(value: int) -> int:
-    """Smallest of 1, 2, 4, 8 bytes that holds the unsigned integer ``value``."""
-    if value <= 0xFF:
-        return 1
-    if value <= 0xFFFF:
-        return 2
-    if value <= 0xFFFFFFFF:
-        return 4
-    return 8
 
 
 def unsigned_dtype(width: int) -> np.dtype:

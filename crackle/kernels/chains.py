@@ -27,6 +27,26 @@ _BACK_BIT = np.array([_EDGE_DOWN, _EDGE_LEFT, _EDGE_UP, _EDGE_RIGHT], dtype=np.u
 
 
 @njit(cache=True, nogil=True)
+def _add_cracks(conn, row, sx, flip, skip_first, adjacency, vertex, near_bit, step, far_bit):
+    """For each crack bit of one bitset row, join vertex ``vertex + x`` to ``vertex + x + step``."""
+    last = (sx - 1) >> 6
+    edges = 0
+    for k in range(last + 1):
+        bits = conn[row + k] ^ flip
+        if k == 0 and skip_first:
+            bits &= ~np.uint64(1)
+        if k == last and sx & 63:
+            bits &= (np.uint64(1) << np.uint64(sx & 63)) - np.uint64(1)
+        while bits:
+            v = vertex + 64 * k + np.int64(cttz(bits))
+            bits &= bits - np.uint64(1)
+            adjacency[v] |= near_bit
+            adjacency[v + step] |= far_bit
+            edges += 1
+    return edges
+
+
+@njit(cache=True, nogil=True)
 def build_crack_graph(conn, nwords, sx, sy, permissible, adjacency):
     """Fill ``adjacency`` ((sx + 1) * (sy + 1) vertices) from pixel connectivity bitsets.
 
@@ -36,38 +56,14 @@ def build_crack_graph(conn, nwords, sx, sy, permissible, adjacency):
     adjacency[:] = 0
     width = sx + 1
     flip = np.uint64(0) if permissible else np.uint64(0xFFFFFFFFFFFFFFFF)
-    interior = (np.uint64(1) << np.uint64(sx & 63)) - np.uint64(1)
-    last = (sx - 1) >> 6
     edges = 0
     for y in range(sy):
-        for k in range(last + 1):
-            # Vertical crack left of pixel (x, y), for 1 <= x <= sx - 1: vertex (x, y) - (x, y + 1).
-            bits = conn[y * nwords + k] ^ flip
-            if k == 0:
-                bits &= ~np.uint64(1)
-            if k == last and sx & 63:
-                bits &= interior
-            while bits:
-                x = 64 * k + np.int64(cttz(bits))
-                bits &= bits - np.uint64(1)
-                v = x + width * y
-                adjacency[v] |= _EDGE_DOWN
-                adjacency[v + width] |= _EDGE_UP
-                edges += 1
+        # Crack left of pixel (x, y), 1 <= x <= sx - 1: vertex (x, y) down to (x, y + 1).
+        edges += _add_cracks(conn, y * nwords, sx, flip, True, adjacency, width * y, _EDGE_DOWN, width, _EDGE_UP)
     for y in range(1, sy):
-        base = (sy + y) * nwords
-        for k in range(last + 1):
-            # Horizontal crack above pixel (x, y), for 1 <= y <= sy - 1: vertex (x, y) - (x + 1, y).
-            bits = conn[base + k] ^ flip
-            if k == last and sx & 63:
-                bits &= interior
-            while bits:
-                x = 64 * k + np.int64(cttz(bits))
-                bits &= bits - np.uint64(1)
-                v = x + width * y
-                adjacency[v] |= _EDGE_RIGHT
-                adjacency[v + 1] |= _EDGE_LEFT
-                edges += 1
+        # Crack above pixel (x, y), 1 <= y <= sy - 1: vertex (x, y) right to (x + 1, y).
+        edges += _add_cracks(conn, (sy + y) * nwords, sx, flip, False, adjacency, width * y, _EDGE_RIGHT, 1,
+                             _EDGE_LEFT)
     return edges
 
 

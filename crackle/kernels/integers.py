@@ -21,9 +21,8 @@ def put_uint(out, pos, value, width):
     return pos + width
 
 
-@njit(cache=True, nogil=True)
-def byte_width(value):
-    """Smallest of 1, 2, 4, 8 bytes that holds the non-negative ``value``."""
+def byte_width_of(value: int) -> int:
+    """Smallest of 1, 2, 4, 8 bytes that holds the non-negative integer ``value``."""
     if value <= 0xFF:
         return 1
     if value <= 0xFFFF:
@@ -31,3 +30,6 @@ def byte_width(value):
     if value <= 0xFFFFFFFF:
         return 4
     return 8
+
+
+byte_width = njit(cache=True, nogil=True)(byte_width_of)
