@@ -122,24 +122,33 @@ def _markov_model(blocks: list, order: int) -> tuple:
     return rank_of, keys, model
 
 
-def _write_codes(blocks: list, order: int, markov, out: np.ndarray, at: int) -> np.ndarray:
-    """Copy (order 0) or Markov-code every slice's crack code into ``out[at:]``; returns the end offsets."""
-    ends = []
-    for codes, code_ends, ncodepoints, *_ in blocks:
+def _final_codes(blocks: list, order: int, markov) -> tuple:
+    """Each block's crack codes as stored: as encoded (order 0) or Markov-coded block by block.
+
+    Releases each block's plain codes once coded, so plain and coded moves are
+    never all held at once. Returns ``(list of code arrays, length of each slice's code)``.
+    """
+    coded, lengths = [], []
+    for b, (codes, code_ends, ncodepoints, *_) in enumerate(blocks):
         if not order:
-            out[at : at + codes.size] = codes
-            ends.append(code_ends + at)
-            at += codes.size
+            coded.append(codes)
+            lengths.append(np.diff(code_ends, prepend=0))
             continue
         rank_of, keys, _ = markov
         code_starts, payload_starts = _payload_starts(codes, code_ends)
+        out = np.empty(codes.size + (int(ncodepoints.sum()) + 7) // 8 + 8, dtype=np.uint8)
+        at = 0
+        ends = np.empty(code_ends.size, dtype=np.int64)
         for z in range(code_ends.size):
             head = codes[code_starts[z] : payload_starts[z]]
             out[at : at + head.size] = head
             at = encode_markov(codes, int(payload_starts[z]), int(ncodepoints[z]), rank_of, keys, order, out,
                                at + head.size)
-            ends.append(np.array([at]))
-    return np.concatenate(ends)
+            ends[z] = at
+        blocks[b] = None
+        coded.append(out[:at].copy())
+        lengths.append(np.diff(ends, prepend=0))
+    return coded, np.concatenate(lengths)
 
 
 def compress(
@@ -220,43 +229,50 @@ def compress(
             head.label_format = LabelFormat.PINS_VARIABLE_WIDTH
     head.num_label_bytes = len(labels_section)
 
-    # One buffer for the whole stream; Markov coding writes its moves straight into it.
-    plain = sum(b[0].size for b in blocks)
-    codes_at = head.header_bytes + head.grid_index_bytes + len(labels_section) + model.size
-    out = np.empty(codes_at + plain + (int(ncodepoints.sum()) + 7) // 8 + 8 + 4 * sz, dtype=np.uint8)
-    code_ends = _write_codes(blocks, order, markov, out, codes_at)
+    coded, lengths = _final_codes(blocks, order, markov)
     del blocks
-    end = int(code_ends[-1])
-    out[:29] = np.frombuffer(head.tobytes(), dtype=np.uint8)
-    index = out[29 : 29 + 4 * sz].view("<u4")
-    index[:] = np.diff(code_ends, prepend=codes_at)
-    out[29 + 4 * sz : 33 + 4 * sz] = np.frombuffer(crc32c(index).to_bytes(4, "little"), dtype=np.uint8)
-    labels_at = 33 + 4 * sz
-    out[labels_at : labels_at + len(labels_section)] = np.frombuffer(labels_section, dtype=np.uint8)
-    out[labels_at + len(labels_section) : codes_at] = model
-    out[end : end + 4] = np.frombuffer(crc32c(labels_section).to_bytes(4, "little"), dtype=np.uint8)
-    out[end + 4 : end + 4 + 4 * sz] = slice_crcs.astype("<u4").view(np.uint8)
-    return out[: end + 4 + 4 * sz].tobytes()
+    index = lengths.astype("<u4")
+    return b"".join(
+        [
+            head.tobytes(),
+            memoryview(index).cast("B"),
+            crc32c(index).to_bytes(4, "little"),
+            labels_section,
+            memoryview(model),
+            *(memoryview(c) for c in coded),
+            crc32c(labels_section).to_bytes(4, "little"),
+            memoryview(slice_crcs.astype("<u4")).cast("B"),
+        ]
+    )
 
 
 def _flat_labels(values: np.ndarray, counts: np.ndarray, head: CrackleHeader) -> bytes:
     """FLAT labels section: unique values (ascending as stored), components per slice, keys.
 
-    Sets ``head.stored_data_width``.
+    Works through the components a chunk at a time, so that no temporary as
+    large as the component list (in 8-byte integers) exists. Sets
+    ``head.stored_data_width``.
     """
     head.stored_data_width = _stored_width(values, head.signed)
     stored = unsigned_dtype(head.stored_data_width)
-    if head.signed:
-        values = values.astype(np.int64)  # two's complement, then truncated to the stored width
-    patterns = values.astype(stored, copy=False)
-    unique = np.unique(patterns)
-    keys = np.searchsorted(unique, patterns)
+    chunk = 1 << 20
+
+    def patterns(start):
+        part = values[start : start + chunk]
+        # Signed values: two's complement, truncated to the stored width.
+        return (part.astype(np.int64) if head.signed else part).astype(stored, copy=False)
+
+    starts = range(0, values.size, chunk)
+    unique = np.unique(np.concatenate([np.unique(patterns(start)) for start in starts]))
+    keys = np.empty(values.size, dtype=unsigned_dtype(byte_width(unique.size)).newbyteorder("<"))
+    for start in starts:
+        keys[start : start + chunk] = np.searchsorted(unique, patterns(start))
     return b"".join(
         [
             np.uint64(unique.size).tobytes(),
-            unique.astype(stored.newbyteorder("<")).tobytes(),
-            counts.astype(unsigned_dtype(head.component_width()).newbyteorder("<")).tobytes(),
-            keys.astype(unsigned_dtype(byte_width(unique.size)).newbyteorder("<")).tobytes(),
+            memoryview(unique.astype(stored.newbyteorder("<"))).cast("B"),
+            memoryview(counts.astype(unsigned_dtype(head.component_width()).newbyteorder("<"))).cast("B"),
+            memoryview(keys).cast("B"),
         ]
     )
 
