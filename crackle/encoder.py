@@ -310,10 +310,11 @@ def _search_pins(arr) -> tuple:
                 pins = np.concatenate([pins, np.empty((room - pins.shape[0], 5), dtype=np.int64)])
                 values = np.concatenate([values, np.empty(room - values.size, dtype=values.dtype)])
     n = int(counters[0])
-    pins, values = pins[:n], values[:n]
-    pins[pins[:, 2] < 0, 2] = sz - 1
+    spans = pins[:n, [3, 2, 0]]  # copies only the live rows: the growth slack is freed here
+    values = values[:n].copy()
+    del pins
+    spans[spans[:, 1] < 0, 1] = sz - 1
 
-    spans = np.ascontiguousarray(pins[:, [3, 2, 0]])
     offsets = np.concatenate([[0], np.cumsum(spans[:, 1] - spans[:, 0] + 1)]).astype(np.int64)
     crossed = np.empty(int(offsets[-1]), dtype=np.int64)
     by_first = np.argsort(spans[:, 0], kind="stable")
