@@ -65,6 +65,18 @@ def _write_slice(run_start, run_end, row_first, labels, sy, lut, lut_base, out, 
 
 
 @njit(cache=True, nogil=True)
+def _transpose_out(scratch, n, sx, sy, out, base, s0, s1):
+    """Write ``n`` Fortran-order slices from ``scratch`` into consecutive z of a z-fastest output."""
+    pixels = sx * sy
+    for y in range(sy):
+        for x in range(sx):
+            at = base + x * s0 + y * s1
+            xy = x + sx * y
+            for k in range(n):
+                out[at + k] = scratch[k * pixels + xy]
+
+
+@njit(cache=True, nogil=True)
 def _decode_slice(
     buf, start, end, sx, sy, permissible, markov_order, markov_table,
     conn, nwords, moves, starts, stack,
@@ -133,6 +145,12 @@ def decode_block(
     parent = np.empty(runs_capacity, dtype=np.int64)
     labels = np.empty(runs_capacity, dtype=np.int64)
     row_first = np.empty(sy + 1, dtype=np.int64)
+    # Output with z fastest (C order): slices go to a Fortran-order scratch first and are written out
+    # a cache line of z at a time, instead of one scattered write per voxel.
+    pixels = sx * sy
+    lines = write and s2 == 1 and last - first > 1
+    group = max(1, 64 // out.itemsize) if lines else 1
+    scratch = np.empty(group * pixels if lines else 0, dtype=out.dtype)
     for i in range(first, last):
         code, count = _decode_slice(
             buf, code_offsets[i], code_offsets[i + 1], sx, sy, permissible,
@@ -149,9 +167,18 @@ def decode_block(
             xy = pin_xy[e]
             r = run_at(run_start, row_first, xy % sx, xy // sx)
             lut[lut_base + labels[r]] = pin_val[e]
-        crcs[i] = _write_slice(
-            run_start, run_end, row_first, labels, sy, lut, lut_base, out, base + i * s2, s0, s1, write, checksum,
-        )
+        if lines:
+            k = (i - first) % group
+            crcs[i] = _write_slice(
+                run_start, run_end, row_first, labels, sy, lut, lut_base, scratch, k * pixels, 1, sx, True, checksum,
+            )
+            if k == group - 1 or i == last - 1:
+                _transpose_out(scratch, k + 1, sx, sy, out, base + (i - k) * s2, s0, s1)
+        else:
+            crcs[i] = _write_slice(
+                run_start, run_end, row_first, labels, sy, lut, lut_base, out, base + i * s2, s0, s1, write,
+                checksum,
+            )
 
 
 @njit(parallel=True, cache=True, nogil=True)
