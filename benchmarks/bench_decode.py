@@ -30,7 +30,7 @@ import crackle  # noqa: E402
 from tests.reference import run_reference  # noqa: E402
 
 DATA = Path(os.environ.get("CRACKLE_TEST_DATA", ROOT.parent / "shared" / "data"))
-STREAMS = ("shared file (pins, M7)", "flat, M0", "flat, M5", "pins, M5")
+STREAMS = ("shared file (pins, M7)", "flat, M0", "flat, M5", "pins, M5", "flat, M0, C order")
 
 # The same timing code runs in both processes; ``crackle`` is whichever is importable.
 TIMINGS = """
@@ -90,13 +90,15 @@ def make_streams(workdir: Path) -> dict:
     """The shared stream plus flat M0, flat M5 and pins M5 re-encodings written by crackle-codec."""
     source = workdir / "shared.ckl"
     source.write_bytes(gzip.decompress((DATA / "connectomics.npy.ckl.gz").read_bytes()))
-    paths = dict(zip(STREAMS, [source] + [workdir / f"{n}.ckl" for n in ("flat0", "flat5", "pins5")]))
+    names = ("flat0", "flat5", "pins5", "flat0C")
+    paths = dict(zip(STREAMS, [source] + [workdir / f"{n}.ckl" for n in names]))
     code = textwrap.dedent(f"""
-        import json, crackle
+        import json, numpy as np, crackle
         arr = crackle.decompress(open({str(source)!r}, "rb").read())
         for name, kw in (("flat0", {{}}), ("flat5", {{"markov_model_order": 5}}),
                          ("pins5", {{"allow_pins": 1, "markov_model_order": 5}})):
             open({str(workdir)!r} + "/" + name + ".ckl", "wb").write(crackle.compress(arr, **kw))
+        open({str(workdir)!r} + "/flat0C.ckl", "wb").write(crackle.compress(np.ascontiguousarray(arr)))
         print(json.dumps({{}}))
     """)
     run_reference(code)
