@@ -402,7 +402,9 @@ def _label_slices(view: StreamView, label: int) -> tuple:
     hits = section.unique == section.unique.dtype.type(label)
     spans = []
     if isinstance(section, FlatLabels):
-        ids = np.flatnonzero(section.lookup(0, int(section.component_offsets[-1]), hits))
+        wanted = np.flatnonzero(hits)  # one index, unless a remapped list repeats the label
+        keys = section.keys
+        ids = np.flatnonzero(keys == wanted[0] if wanted.size == 1 else np.isin(keys, wanted))
     elif int(section.background) == int(label):
         return 0, head.sz, False
     else:
