@@ -7,7 +7,7 @@ import numpy as np
 
 from . import codec
 from .format.header import CrackleHeader
-from .format.stream import StreamView
+from .format.stream import MemoryStream
 
 
 def _normalize_key(key, ndim: int = 3) -> tuple:
@@ -53,7 +53,7 @@ class CrackleArray:
         self.binary = binary
         self.parallel = parallel
         self.verify = verify
-        self.stream_view = StreamView(binary)
+        self.stream_view = MemoryStream(binary)
 
     @property
     def _head(self) -> CrackleHeader:
@@ -107,6 +107,15 @@ class CrackleArray:
     def decompress(self, label: Optional[int] = None, crop: bool = False) -> np.ndarray:
         """Decode the whole volume; see :func:`crackle.decompress`."""
         return codec.decompress(self, label=label, parallel=self.parallel, crop=crop, verify=self.verify)
+
+    def to_dask(self, chunks="auto"):
+        """This array as a lazy ``dask.array.Array`` chunked along z (needs ``crackle_dask``).
+
+        ``chunks`` is "auto" (about 128 MiB decoded per chunk) or a number of z slices.
+        """
+        from crackle_dask.array import stream_array
+
+        return stream_array(self.stream_view, chunks)
 
     def __array__(self, dtype=None, copy=None):
         array = self.numpy()

@@ -16,14 +16,15 @@ import numpy as np
 from .errors import ChecksumError, FormatError
 from .format.header import CrackFormat, CrackleHeader, LabelFormat, unsigned_dtype
 from .format.labels import FlatLabels
-from .format.stream import StreamView
+from .format.stream import MemoryStream, StreamView
 from .kernels import status
 from .kernels.decode import decode_block, decode_slices
 from .kernels.pins import pins_by_slice
 
 
 def stream_view(binary) -> StreamView:
-    """The parsed view of ``binary`` (a CrackleArray keeps its own, so parsing happens once)."""
+    """The parsed view of ``binary``: a bytes-like object, a CrackleArray (which keeps its own, so
+    parsing happens once) or a StreamView."""
     view = getattr(binary, "stream_view", None)
     if isinstance(view, StreamView):
         return view
@@ -33,7 +34,7 @@ def stream_view(binary) -> StreamView:
         isinstance(binary, np.ndarray) and binary.dtype == np.uint8 and binary.ndim == 1
     ):
         raise TypeError(f"expected a Crackle stream (bytes-like or CrackleArray), got {type(binary).__name__}")
-    return StreamView(binary)
+    return MemoryStream(binary)
 
 
 @contextlib.contextmanager
@@ -65,13 +66,10 @@ def header(binary, ignore_crc_check: bool = False) -> CrackleHeader:
     CrackleHeader
     """
     if ignore_crc_check:
-        return CrackleHeader.frombytes(np.frombuffer(_raw(binary), dtype=np.uint8), ignore_crc_check=True)
+        view = getattr(binary, "stream_view", binary)
+        head = view.read(0, min(view.size, 29)) if isinstance(view, StreamView) else binary
+        return CrackleHeader.frombytes(np.frombuffer(head, dtype=np.uint8), ignore_crc_check=True)
     return stream_view(binary).header
-
-
-def _raw(binary):
-    view = getattr(binary, "stream_view", None)
-    return view.buffer if isinstance(view, StreamView) else binary
 
 
 def nbytes(binary) -> int:
@@ -287,8 +285,7 @@ def _run_kernel(view: StreamView, z_start: int, z_end: int, parallel: int, label
         s0, s1, s2 = (s // out.itemsize for s in out.strides)
         base = out_z * s2
 
-    offsets = layout.code_offsets[z_start : z_end + 1]
-    lengths = np.diff(offsets)
+    lengths = np.diff(layout.code_offsets[z_start : z_end + 1])
     max_code_len = int(lengths.max()) if lengths.size else 0
     pixels = head.sx * head.sy
     if head.crack_format == CrackFormat.PERMISSIBLE:
@@ -310,8 +307,9 @@ def _run_kernel(view: StreamView, z_start: int, z_end: int, parallel: int, label
     statuses = np.zeros(nz, dtype=np.int32)
     crcs = np.zeros(nz, dtype=np.uint32)
     checksum = bool(verify and head.format_version == 1)
+    codes, offsets = view.crack_codes(z_start, z_end)
     args = (
-        view.buffer, offsets, head.sx, head.sy, head.crack_format == CrackFormat.PERMISSIBLE,
+        codes, offsets, head.sx, head.sy, head.crack_format == CrackFormat.PERMISSIBLE,
         head.markov_model_order, markov_table,
         view.labels.component_offsets[z_start : z_end + 1] - view.labels.component_offsets[z_start],
         lut, pin_ptr, pin_xy, pin_val,

@@ -1,7 +1,10 @@
-"""A parsed view of one stream: header, layout, labels, Markov model, checksums.
+"""A parsed view of one stream: header, layout, labels, Markov model, crack codes, checksums.
 
-Each part is parsed on first use and kept, so repeated queries on the same
-stream (as :class:`crackle.CrackleArray` makes) parse it once.
+:class:`StreamView` knows which bytes each part needs and parses them on
+first use, keeping the result, so repeated queries on the same stream (as
+:class:`crackle.CrackleArray` makes) parse it once. Where the bytes come from
+is a subclass's business: :class:`MemoryStream` holds the whole stream;
+``crackle_dask`` reads only the byte ranges it needs from any fsspec store.
 """
 
 from functools import cached_property
@@ -12,31 +15,42 @@ from ..errors import ChecksumError, FormatError
 from ..kernels import status
 from ..kernels.markov import parse_markov_model
 from .crc import crc32c
-from .header import CrackleHeader
+from .header import HEADER_BYTES_V1, CrackleHeader
 from .labels import read_labels, read_unique
 from .layout import Layout
 
 
 class StreamView:
-    """Read-only structured access to a Crackle stream held in memory.
+    """Structured, read-only access to a Crackle stream of ``size`` bytes.
+
+    Subclasses provide :meth:`read`. Every range is checked against ``size``
+    before it is read, so a damaged header or index raises FormatError instead
+    of reading past the stream.
 
     Parameters
     ----------
-    binary : bytes-like
-        The whole stream. It is not copied.
+    size : int
+        Length of the stream in bytes.
     """
 
-    def __init__(self, binary):
-        self.buffer = np.frombuffer(binary, dtype=np.uint8)
-        # One read-only type whatever the caller passed (bytes, bytearray, ...): one compiled kernel.
-        self.buffer.flags.writeable = False
-        self.header = CrackleHeader.frombytes(self.buffer)
+    def __init__(self, size: int):
+        self.size = int(size)
+        self.header = CrackleHeader.frombytes(self.read(0, min(self.size, HEADER_BYTES_V1)))
         if self.header.nbytes >= 2**63:
             raise FormatError(
                 f"header describes a {self.header.sx} x {self.header.sy} x {self.header.sz} volume of "
                 f"{self.header.nbytes} bytes, more than any array can hold"
             )
         self._labels_crc_checked = False
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Bytes ``start .. stop - 1`` of the stream as a read-only uint8 array (within ``size``)."""
+        raise NotImplementedError
+
+    def _section(self, start: int, stop: int, what: str) -> np.ndarray:
+        if stop > self.size:
+            raise FormatError(f"stream truncated: {what} needs bytes up to {stop}, the stream has {self.size}")
+        return self.read(start, stop)
 
     @cached_property
     def layout(self) -> Layout:
@@ -45,26 +59,17 @@ class StreamView:
         if head.voxels() == 0:
             layout = Layout.empty(head)
         else:
-            index_end = head.header_bytes + head.grid_index_bytes
-            if self.buffer.size < index_end:
-                raise FormatError(
-                    f"stream truncated: the crack index needs bytes up to {index_end}, found {self.buffer.size}"
-                )
-            layout = Layout.from_index(head, self.buffer[head.header_bytes : index_end])
-        layout.check_length(self.buffer.size)
+            index = self._section(head.header_bytes, head.header_bytes + head.grid_index_bytes, "the crack index")
+            layout = Layout.from_index(head, index)
+        layout.check_length(self.size)
         return layout
 
-    @property
+    @cached_property
     def labels_bytes(self) -> np.ndarray:
         """The raw labels section (located from the header alone; the crack index is not read)."""
         head = self.header
         start = head.header_bytes + head.grid_index_bytes
-        end = start + head.num_label_bytes
-        if end > self.buffer.size:
-            raise FormatError(
-                f"stream truncated: the labels section needs bytes up to {end}, found {self.buffer.size}"
-            )
-        return self.buffer[start:end]
+        return self._section(start, start + head.num_label_bytes, "the labels section")
 
     @cached_property
     def unique(self) -> tuple:
@@ -84,13 +89,12 @@ class StreamView:
 
     @cached_property
     def markov_table(self) -> np.ndarray:
-        """The Markov model as a ``[context * 4 + rank] -> move`` table (empty for order 0)."""
+        """The Markov model as a ``[context * 4 + rank] -> move`` table (unused for order 0)."""
         order = self.header.markov_model_order
         if order == 0:
             return np.zeros(4, dtype=np.uint8)
         start = self.layout.model_offset
-        model = self.buffer[start : start + self.header.num_markov_model_bytes]
-        table, code = parse_markov_model(model, order)
+        table, code = parse_markov_model(self.read(start, start + self.header.num_markov_model_bytes), order)
         if code != status.OK:
             raise FormatError(f"Markov model: {status.MESSAGES[code]}")
         return table
@@ -100,7 +104,7 @@ class StreamView:
         if self._labels_crc_checked or self.header.format_version == 0 or self.header.voxels() == 0:
             return
         offset = self.layout.labels_crc_offset
-        stored = int(self.buffer[offset : offset + 4].view("<u4")[0])
+        stored = int(self.read(offset, offset + 4).view("<u4")[0])
         computed = crc32c(self.labels_bytes)
         if stored != computed:
             raise ChecksumError(
@@ -108,7 +112,30 @@ class StreamView:
             )
         self._labels_crc_checked = True
 
+    def crack_codes(self, z_start: int, z_end: int) -> tuple:
+        """``(buffer, offsets)``: slice ``z_start + i``'s crack code is ``buffer[offsets[i] : offsets[i + 1]]``."""
+        offsets = self.layout.code_offsets[z_start : z_end + 1]
+        return self.read(int(offsets[0]), int(offsets[-1])), offsets - offsets[0]
+
     def slice_crcs(self, z_start: int, z_end: int) -> np.ndarray:
         """Stored crc32c of the component ids of slices ``z_start .. z_end - 1`` (v1)."""
         offset = self.layout.slice_crcs_offset
-        return self.buffer[offset + 4 * z_start : offset + 4 * z_end].view("<u4")
+        return self.read(offset + 4 * z_start, offset + 4 * z_end).view("<u4")
+
+
+class MemoryStream(StreamView):
+    """A stream held in memory as any bytes-like object (not copied)."""
+
+    def __init__(self, binary):
+        self.buffer = np.frombuffer(binary, dtype=np.uint8)
+        # One read-only type whatever the caller passed (bytes, bytearray, ...): one compiled kernel.
+        self.buffer.flags.writeable = False
+        super().__init__(self.buffer.size)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """A zero-copy view of bytes ``start .. stop - 1``."""
+        return self.buffer[start:stop]
+
+    def crack_codes(self, z_start: int, z_end: int) -> tuple:
+        """The whole buffer and absolute offsets: no copy."""
+        return self.buffer, self.layout.code_offsets[z_start : z_end + 1]

@@ -1,0 +1,111 @@
+"""Crackle streams on any fsspec store, read with byte-range requests.
+
+An :class:`FsspecStream` fetches the header, then the crack index, labels
+section and Markov model in one request (they are contiguous), and for each
+z range decoded only that range's crack codes and slice checksums. Transient
+errors are retried with backoff; a short read raises ``crackle.FormatError``
+naming the file. Nothing is ever written. The object holds no open handles,
+so it pickles (Dask ships it to workers) along with what it has parsed.
+"""
+
+import time
+
+import fsspec
+import numpy as np
+
+from crackle.errors import FormatError
+from crackle.format.stream import StreamView
+
+_ATTEMPTS = 4
+_BACKOFF = 0.2  # seconds before the first retry; doubled for each further one
+
+
+def _retry(call, *args):
+    for attempt in range(_ATTEMPTS):
+        try:
+            return call(*args)
+        except FileNotFoundError:
+            raise
+        except (OSError, TimeoutError, ConnectionError):
+            if attempt == _ATTEMPTS - 1:
+                raise
+            time.sleep(_BACKOFF * 2**attempt)
+
+
+class FsspecStream(StreamView):
+    """A Crackle stream at ``path`` on the fsspec filesystem ``fs``.
+
+    Parameters
+    ----------
+    fs : fsspec.AbstractFileSystem
+    path : str
+        Path of the file on ``fs``.
+    size : int, optional
+        Length of the file (asked of ``fs`` if not given).
+
+    Examples
+    --------
+    >>> stream = FsspecStream.open("s3://bucket/volume.ckl")      # doctest: +SKIP
+    >>> crackle.codec.decompress_range(stream, 100, 110, 1)      # doctest: +SKIP
+    """
+
+    def __init__(self, fs, path: str, size=None):
+        self.fs = fs
+        self.path = path
+        self._prefix = np.zeros(0, dtype=np.uint8)
+        super().__init__(_retry(fs.size, path) if size is None else size)
+        head = self.header
+        if head.voxels():
+            # Header, crack index, labels section and Markov model lie together at the start.
+            end = (head.header_bytes + head.grid_index_bytes + head.num_label_bytes
+                   + head.num_markov_model_bytes)
+            self._prefix = self._fetch(0, min(end, self.size))
+
+    @classmethod
+    def open(cls, urlpath: str, storage_options=None) -> "FsspecStream":
+        """Open ``urlpath`` (any fsspec URL or local path)."""
+        fs, path = fsspec.core.url_to_fs(urlpath, **(storage_options or {}))
+        return cls(fs, path)
+
+    def __repr__(self) -> str:
+        return f"FsspecStream({self.fs.protocol!r}, {self.path!r}, {self.size} bytes)"
+
+    def _fetch(self, start: int, stop: int) -> np.ndarray:
+        if stop <= start:
+            return np.zeros(0, dtype=np.uint8)
+        data = _retry(self.fs.cat_file, self.path, start, stop)
+        if len(data) != stop - start:
+            raise FormatError(f"{self.path}: short read of bytes {start}..{stop}: got {len(data)}")
+        return np.frombuffer(data, dtype=np.uint8)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Bytes ``start .. stop - 1``, from the fetched prefix when it holds them."""
+        if stop <= self._prefix.size:
+            return self._prefix[start:stop]
+        return self._fetch(start, stop)
+
+    def crack_codes(self, z_start: int, z_end: int) -> tuple:
+        """The crack codes of slices ``z_start .. z_end - 1`` and their checksums, in one request."""
+        offsets = self.layout.code_offsets[z_start : z_end + 1]
+        starts, stops = [int(offsets[0])], [int(offsets[-1])]
+        checksums = self.header.format_version == 1
+        if checksums:
+            at = self.layout.slice_crcs_offset
+            starts.append(at + 4 * z_start)
+            stops.append(at + 4 * z_end)
+        parts = _retry(self.fs.cat_ranges, [self.path] * len(starts), starts, stops)
+        for part, start, stop in zip(parts, starts, stops):
+            if isinstance(part, Exception):
+                raise part
+            if len(part) != stop - start:
+                raise FormatError(f"{self.path}: short read of bytes {start}..{stop}: got {len(part)}")
+        if checksums:
+            self._fetched_crcs = (z_start, z_end, np.frombuffer(parts[1], dtype="<u4"))
+        return np.frombuffer(parts[0], dtype=np.uint8), offsets - offsets[0]
+
+    def slice_crcs(self, z_start: int, z_end: int) -> np.ndarray:
+        """Stored slice checksums: those fetched with the crack codes when they cover the range."""
+        fetched = getattr(self, "_fetched_crcs", None)
+        if fetched is not None and fetched[0] <= z_start and z_end <= fetched[1]:
+            return fetched[2][z_start - fetched[0] : z_end - fetched[0]]
+        return super().slice_crcs(z_start, z_end)

@@ -1,0 +1,212 @@
+"""crackle_dask: lazy Dask arrays over Crackle files, read with byte ranges from any fsspec store."""
+
+import functools
+import http.server
+import os
+import pickle
+import sys
+import threading
+
+import numpy as np
+import pytest
+from fsspec.implementations.local import LocalFileSystem
+
+import crackle
+import crackle_dask
+from crackle_dask.store import FsspecStream
+from tests.conftest import load_vector
+
+NAMES = ["connectomics_64x64x16", "connectomics_64x64x16_pins_markov7", "connectomics_64x64x16_C",
+         "dtype_int64_extremes", "2d_16x13_F", "v0_markov3_blobs_many", "empty_4x4x0"]
+
+
+@pytest.fixture
+def files(tmp_path):
+    paths = {}
+    for name in NAMES:
+        paths[name] = tmp_path / f"{name}.ckl"
+        paths[name].write_bytes(load_vector(name)[0])
+    return paths
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("chunks", ["auto", 1, 5])
+def test_open_array_matches_decompress(files, name, chunks):
+    expected = crackle.decompress(files[name].read_bytes())
+    arr = crackle_dask.open_array(str(files[name]), chunks=chunks)
+    assert arr.shape == expected.shape and arr.dtype == expected.dtype
+    if chunks != "auto" and expected.shape[2]:
+        assert arr.chunks[2][0] == min(chunks, expected.shape[2])
+    np.testing.assert_array_equal(arr.compute(), expected)
+    sz = expected.shape[2]
+    if sz > 2:
+        np.testing.assert_array_equal(arr[3:9, :, sz // 2].compute(), expected[3:9, :, sz // 2])
+
+
+def test_stacks_files_of_different_label_formats(files, tmp_path):
+    parts = ["connectomics_64x64x16", "connectomics_64x64x16_pins_markov7", "connectomics_64x64x16_C"]
+    expected = np.concatenate([crackle.decompress(files[p].read_bytes()) for p in parts], axis=2)
+    stacked = crackle_dask.open_array([str(files[p]) for p in parts], chunks=7)
+    assert stacked.chunks[2] == (7, 7, 2) * 3  # chunks stop at file boundaries
+    np.testing.assert_array_equal(stacked.compute(), expected)
+    ordered = tmp_path / "ordered"
+    ordered.mkdir()
+    for i, p in enumerate(parts):
+        (ordered / f"part{i}.ckl").write_bytes(files[p].read_bytes())
+    np.testing.assert_array_equal(crackle_dask.open_array(str(ordered / "*.ckl")).compute(), expected)
+
+
+def test_stacking_mismatched_files_is_refused(files):
+    with pytest.raises(ValueError, match="must match"):
+        crackle_dask.open_array([str(files["connectomics_64x64x16"]), str(files["dtype_int64_extremes"])])
+    with pytest.raises(FileNotFoundError):
+        crackle_dask.open_array(str(files["connectomics_64x64x16"].parent / "nothing*.ckl"))
+
+
+class CountingFileSystem(LocalFileSystem):
+    """A local filesystem that records every byte range read."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ranges = []
+        self.inside = False
+
+    def cat_file(self, path, start=None, end=None, **kwargs):
+        if not self.inside:
+            self.ranges.append((start, end))
+        return super().cat_file(path, start=start, end=end, **kwargs)
+
+    def cat_ranges(self, paths, starts, ends, **kwargs):
+        self.ranges.extend(zip(starts, ends))
+        self.inside = True
+        try:
+            return super().cat_ranges(paths, starts, ends, **kwargs)
+        finally:
+            self.inside = False
+
+
+def test_reads_only_the_byte_ranges_a_z_range_needs(files):
+    path = str(files["connectomics_64x64x16_pins_markov7"])
+    fs = CountingFileSystem(skip_instance_cache=True)
+    stream = FsspecStream(fs, path)
+    layout = stream.layout
+    prefix = layout.model_offset + stream.header.num_markov_model_bytes
+    assert fs.ranges == [(0, 29), (0, prefix)]
+    fs.ranges.clear()
+    part = crackle.codec.decompress_range(stream, 5, 7, 1)
+    np.testing.assert_array_equal(part, crackle.decompress(files["connectomics_64x64x16_pins_markov7"].read_bytes())[:, :, 5:7])
+    codes = (int(layout.code_offsets[5]), int(layout.code_offsets[7]))
+    checksums = (layout.slice_crcs_offset + 20, layout.slice_crcs_offset + 28)
+    labels_crc = (layout.labels_crc_offset, layout.labels_crc_offset + 4)
+    assert sorted(fs.ranges) == sorted([codes, checksums, labels_crc])
+
+
+def test_streams_pickle_with_what_they_parsed(files):
+    stream = FsspecStream.open(str(files["connectomics_64x64x16"]))
+    stream.labels  # parsed before shipping
+    copy = pickle.loads(pickle.dumps(stream))
+    assert "labels" in vars(copy)
+    np.testing.assert_array_equal(crackle.codec.decompress_range(copy, 0, 16, 1),
+                                  crackle.decompress(files["connectomics_64x64x16"].read_bytes()))
+
+
+def test_damaged_remote_streams_raise_format_error(files, tmp_path):
+    data = files["connectomics_64x64x16"].read_bytes()
+    short = tmp_path / "short.ckl"
+    short.write_bytes(data[:-9])
+    with pytest.raises(crackle.FormatError):
+        crackle_dask.open_array(str(short)).compute()
+    flipped = bytearray(data)
+    flipped[-4 * 16 + 4 * 3] ^= 1  # slice 3's checksum
+    bad = tmp_path / "bad.ckl"
+    bad.write_bytes(bytes(flipped))
+    with pytest.raises(crackle.ChecksumError, match="z=3"):
+        crackle_dask.open_array(str(bad), chunks=4).compute()
+
+
+class FlakyFileSystem(LocalFileSystem):
+    """Fails the first two reads of every kind with a transient error."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.failures = {"cat_file": 2, "cat_ranges": 2}
+
+    def _maybe_fail(self, kind):
+        if self.failures[kind]:
+            self.failures[kind] -= 1
+            raise ConnectionError("transient")
+
+    def cat_file(self, path, start=None, end=None, **kwargs):
+        self._maybe_fail("cat_file")
+        return super().cat_file(path, start=start, end=end, **kwargs)
+
+    def cat_ranges(self, paths, starts, ends, **kwargs):
+        self._maybe_fail("cat_ranges")
+        return super().cat_ranges(paths, starts, ends, **kwargs)
+
+
+def test_transient_errors_are_retried(files, monkeypatch):
+    monkeypatch.setattr("crackle_dask.store._BACKOFF", 0.001)
+    stream = FsspecStream(FlakyFileSystem(skip_instance_cache=True), str(files["connectomics_64x64x16"]))
+    np.testing.assert_array_equal(crackle.codec.decompress_range(stream, 0, 16, 1),
+                                  crackle.decompress(files["connectomics_64x64x16"].read_bytes()))
+
+
+class RangeHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves files, honouring single byte ranges (as object stores do)."""
+
+    def log_message(self, *args):
+        pass
+
+    def send_head(self):
+        spec = self.headers.get("Range")
+        path = self.translate_path(self.path)
+        if not spec or not os.path.isfile(path):
+            return super().send_head()
+        size = os.path.getsize(path)
+        first, _, last = spec.removeprefix("bytes=").partition("-")
+        start, stop = int(first), min(int(last) + 1 if last else size, size)
+        handle = open(path, "rb")
+        handle.seek(start)
+        self.send_response(206)
+        self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{size}")
+        self.send_header("Content-Length", str(stop - start))
+        self.send_header("Accept-Ranges", "bytes")
+        self.end_headers()
+        self.wfile.write(handle.read(stop - start))
+        handle.close()
+        return None
+
+
+@pytest.fixture
+def http_root(files):
+    root = next(iter(files.values())).parent
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                             functools.partial(RangeHandler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_http_with_range_requests(files, http_root):
+    for name in ("connectomics_64x64x16_pins_markov7", "connectomics_64x64x16_C"):
+        expected = crackle.decompress(files[name].read_bytes())
+        arr = crackle_dask.open_array(f"{http_root}/{name}.ckl", chunks=4)
+        np.testing.assert_array_equal(arr.compute(), expected)
+        np.testing.assert_array_equal(arr[:, :, 9].compute(), expected[:, :, 9])
+
+
+def test_import_crackle_does_not_load_dask():
+    import subprocess
+
+    code = "import sys, crackle; print(any(m == 'dask' or m.startswith('dask.') for m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_crackle_array_to_dask(files):
+    data = files["connectomics_64x64x16_C"].read_bytes()
+    arr = crackle.CrackleArray(data).to_dask(chunks=3)
+    assert arr.chunks[2] == (3, 3, 3, 3, 3, 1)
+    np.testing.assert_array_equal(arr.compute(), crackle.decompress(data))
