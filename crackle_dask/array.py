@@ -7,6 +7,7 @@ import numpy as np
 from dask.base import tokenize
 
 from crackle.codec import decompress_range
+from crackle.errors import FormatError
 from crackle.format.stream import StreamView
 
 from .store import FsspecStream
@@ -15,8 +16,14 @@ _AUTO_CHUNK_BYTES = 128 << 20  # decoded bytes per chunk when chunks="auto"
 
 
 def _decode(stream: StreamView, z_start: int, z_end: int) -> np.ndarray:
-    # One thread per task: Dask runs tasks side by side already.
-    return decompress_range(stream, z_start, z_end, 1)
+    """Decode one chunk on one thread (Dask runs tasks side by side already); errors name the file."""
+    try:
+        return decompress_range(stream, z_start, z_end, 1)
+    except FormatError as err:
+        where = getattr(stream, "path", None)
+        if where is None:
+            raise
+        raise type(err)(f"{where}: {err}") from err
 
 
 def _z_chunks(sz: int, plane_bytes: int, chunks) -> list:
