@@ -14,7 +14,7 @@ import numba
 import numpy as np
 
 from .errors import ChecksumError, FormatError
-from .format.header import CrackFormat, CrackleHeader, LabelFormat, unsigned_dtype
+from .format.header import CrackFormat, CrackleHeader, unsigned_dtype
 from .format.labels import FlatLabels
 from .format.stream import MemoryStream, StreamView
 from .kernels import status

@@ -1,7 +1,5 @@
 """The shared 512^3 connectomics stream (pins, Markov 7): decode and queries agree with crackle-codec."""
 
-import json
-
 import numpy as np
 import pytest
 

@@ -13,7 +13,6 @@ import pickle
 import secrets
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest

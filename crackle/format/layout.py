@@ -57,11 +57,6 @@ class Layout:
         return cls(header, np.full(1, header.header_bytes, dtype=np.int64))
 
     @property
-    def index_offset(self) -> int:
-        """Start of the crack index."""
-        return self.header.header_bytes
-
-    @property
     def labels_offset(self) -> int:
         """Start of the labels section."""
         return self.header.header_bytes + self.header.grid_index_bytes
@@ -101,7 +96,3 @@ class Layout:
             raise FormatError(
                 f"stream {kind}: header and crack index describe {self.total_bytes} bytes, found {nbytes}"
             )
-
-    def code_range(self, z_start: int, z_end: int) -> tuple:
-        """Byte range ``(start, stop)`` of the crack codes of slices ``z_start .. z_end - 1``."""
-        return int(self.code_offsets[z_start]), int(self.code_offsets[z_end])
