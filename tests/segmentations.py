@@ -53,4 +53,8 @@ def blocky(rng, shape, dtype, nlabels: int = 8, boxes: int = 12, noise: float = 
     if noise:
         mask = rng.random(shape) < noise
         arr[mask] = values[rng.integers(values.size, size=int(mask.sum()))]
+    if np.iinfo(dtype).min < 0:
+        # crackle-codec sizes signed labels from the array's maximum: keep the pool's in the array,
+        # so that every negative value of the pool fits (see label_pool).
+        arr.flat[0] = values.max()
     return np.asfortranarray(arr) if order == "F" else np.ascontiguousarray(arr)
