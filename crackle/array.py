@@ -25,6 +25,41 @@ def _normalize_key(key, ndim: int = 3) -> tuple:
     return key + (slice(None),) * (ndim - len(key))
 
 
+def decode_slices(binary, zs: range, parallel: int = 0, verify: bool = True) -> np.ndarray:
+    """Decode the slices listed in ``zs`` (a range, any step) into one (sx, sy, len(zs)) array."""
+    if len(zs) == 0 or zs.step == 1:
+        start = zs.start if len(zs) else 0
+        return codec.decompress_range(binary, start, start + len(zs), parallel, verify=verify)
+    head = codec.stream_view(binary).header
+    out = np.empty((head.sx, head.sy, len(zs)), dtype=head.dtype, order="F" if head.fortran_order else "C")
+    for i, z in enumerate(zs):
+        out[:, :, i : i + 1] = codec.decompress_range(binary, z, z + 1, parallel, verify=verify)
+    return out
+
+
+def z_selection(zkey, sz: int):
+    """``(range of z slices, whether the z axis is dropped)`` for an integer or slice ``zkey``."""
+    if isinstance(zkey, numbers.Integral):
+        z = int(zkey)
+        if not -sz <= z < sz:
+            raise IndexError(f"index {z} is out of bounds for axis 2 with size {sz}")
+        return range(z % sz, z % sz + 1), True
+    if not isinstance(zkey, slice):
+        raise TypeError("the z index of a Crackle volume must be an integer or a slice")
+    return range(*zkey.indices(sz)), False
+
+
+def read_region(binary, key, parallel: int = 0, verify: bool = True) -> np.ndarray:
+    """``decompress(binary)[key]`` for basic indexing, decoding only the z slices ``key`` selects.
+
+    ``key`` holds integers, slices (any step) and at most one Ellipsis; the z
+    entry must be an integer or a slice.
+    """
+    xkey, ykey, zkey = _normalize_key(key)
+    zs, drop = z_selection(zkey, codec.stream_view(binary).header.sz)
+    return decode_slices(binary, zs, parallel, verify)[xkey, ykey, 0 if drop else slice(None)]
+
+
 class CrackleArray:
     """A Crackle stream that behaves like a read-only 3-D numpy array.
 
@@ -151,27 +186,7 @@ class CrackleArray:
     def __contains__(self, label) -> bool:
         return codec.contains(self, label)
 
-    def _decode_slices(self, zs: range) -> np.ndarray:
-        """Decode the slices listed in ``zs`` (a range) into one (sx, sy, len(zs)) array."""
-        if len(zs) == 0 or zs.step == 1:
-            start = zs.start if len(zs) else 0
-            return codec.decompress_range(self, start, start + len(zs), self.parallel, verify=self.verify)
-        head = self._head
-        out = np.empty((head.sx, head.sy, len(zs)), dtype=head.dtype, order="F" if head.fortran_order else "C")
-        for i, z in enumerate(zs):
-            out[:, :, i : i + 1] = codec.decompress_range(self, z, z + 1, self.parallel, verify=self.verify)
-        return out
-
     def __getitem__(self, key) -> np.ndarray:
         """Decode the z slices that ``key`` selects, then index them like numpy."""
-        xkey, ykey, zkey = _normalize_key(key)
-        sz = self.shape[2]
-        if isinstance(zkey, numbers.Integral):
-            z = int(zkey)
-            if not -sz <= z < sz:
-                raise IndexError(f"index {z} is out of bounds for axis 2 with size {sz}")
-            return self._decode_slices(range(z % sz, z % sz + 1))[xkey, ykey, 0]
-        if not isinstance(zkey, slice):
-            raise TypeError("the z index of a CrackleArray must be an integer or a slice")
-        return self._decode_slices(range(*zkey.indices(sz)))[xkey, ykey, :]
+        return read_region(self, key, self.parallel, self.verify)
 

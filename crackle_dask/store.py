@@ -3,9 +3,9 @@
 An :class:`FsspecStream` fetches the header, then the crack index, labels
 section and Markov model in one request (they are contiguous), and for each
 z range decoded only that range's crack codes and slice checksums. Transient
-errors are retried with backoff; a short read raises ``crackle.FormatError``
-naming the file. Nothing is ever written. The object holds no open handles,
-so it pickles (Dask ships it to workers) along with what it has parsed.
+errors are retried with backoff; a short read raises ``crackle.FormatError``.
+Nothing is ever written. The object holds no open handles, so it pickles (Dask
+ships it to workers) along with what it has parsed.
 """
 
 import time
@@ -20,10 +20,10 @@ _ATTEMPTS = 4
 _BACKOFF = 0.2  # seconds before the first retry; doubled for each further one
 
 
-def _retry(call, *args):
+def _retry(call, *args, **kwargs):
     for attempt in range(_ATTEMPTS):
         try:
-            return call(*args)
+            return call(*args, **kwargs)
         except FileNotFoundError:
             raise
         except (OSError, TimeoutError, ConnectionError):
@@ -73,9 +73,9 @@ class FsspecStream(StreamView):
     def _fetch(self, start: int, stop: int) -> np.ndarray:
         if stop <= start:
             return np.zeros(0, dtype=np.uint8)
-        data = _retry(self.fs.cat_file, self.path, start, stop)
+        data = _retry(self.fs.cat_file, self.path, start=start, end=stop)
         if len(data) != stop - start:
-            raise FormatError(f"{self.path}: short read of bytes {start}..{stop}: got {len(data)}")
+            raise FormatError(f"short read of bytes {start}..{stop}: got {len(data)}")
         return np.frombuffer(data, dtype=np.uint8)
 
     def read(self, start: int, stop: int) -> np.ndarray:
@@ -98,7 +98,7 @@ class FsspecStream(StreamView):
             if isinstance(part, Exception):
                 raise part
             if len(part) != stop - start:
-                raise FormatError(f"{self.path}: short read of bytes {start}..{stop}: got {len(part)}")
+                raise FormatError(f"short read of bytes {start}..{stop}: got {len(part)}")
         if checksums:
             self._fetched_crcs = (z_start, z_end, np.frombuffer(parts[1], dtype="<u4"))
         return np.frombuffer(parts[0], dtype=np.uint8), offsets - offsets[0]

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tests.reference import ensure_reference
+from tests.servers import s3_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -45,3 +46,12 @@ def seed() -> int:
     value = int(os.environ.get("CRACKLE_TEST_SEED", secrets.randbits(32)))
     print(f"seed: CRACKLE_TEST_SEED={value}")
     return value
+
+
+@pytest.fixture(scope="session")
+def s3():
+    """``(s3fs filesystem, storage_options)`` for a bucket "volumes" on an in-process S3 server."""
+    import s3fs
+
+    with s3_server("volumes") as options:
+        yield s3fs.S3FileSystem(**options), options

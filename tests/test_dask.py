@@ -1,11 +1,7 @@
 """crackle_dask: lazy Dask arrays over Crackle files, read with byte ranges from any fsspec store."""
 
-import functools
-import http.server
-import os
 import pickle
 import sys
-import threading
 
 import numpy as np
 import pytest
@@ -13,8 +9,11 @@ from fsspec.implementations.local import LocalFileSystem
 
 import crackle
 import crackle_dask
+from crackle_dask.array import stream_array
+from crackle_dask.stack import StreamStack, open_stream
 from crackle_dask.store import FsspecStream
 from tests.conftest import load_vector
+from tests.servers import http_server
 
 NAMES = ["connectomics_64x64x16", "connectomics_64x64x16_pins_markov7", "connectomics_64x64x16_C",
          "dtype_int64_extremes", "2d_16x13_F", "v0_markov3_blobs_many", "empty_4x4x0"]
@@ -152,41 +151,10 @@ def test_transient_errors_are_retried(files, monkeypatch):
                                   crackle.decompress(files["connectomics_64x64x16"].read_bytes()))
 
 
-class RangeHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves files, honouring single byte ranges (as object stores do)."""
-
-    def log_message(self, *args):
-        pass
-
-    def send_head(self):
-        spec = self.headers.get("Range")
-        path = self.translate_path(self.path)
-        if not spec or not os.path.isfile(path):
-            return super().send_head()
-        size = os.path.getsize(path)
-        first, _, last = spec.removeprefix("bytes=").partition("-")
-        start, stop = int(first), min(int(last) + 1 if last else size, size)
-        handle = open(path, "rb")
-        handle.seek(start)
-        self.send_response(206)
-        self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{size}")
-        self.send_header("Content-Length", str(stop - start))
-        self.send_header("Accept-Ranges", "bytes")
-        self.end_headers()
-        self.wfile.write(handle.read(stop - start))
-        handle.close()
-        return None
-
-
 @pytest.fixture
 def http_root(files):
-    root = next(iter(files.values())).parent
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                             functools.partial(RangeHandler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with http_server(next(iter(files.values())).parent) as server:
+        yield server.url
 
 
 def test_http_with_range_requests(files, http_root):
@@ -210,3 +178,83 @@ def test_crackle_array_to_dask(files):
     arr = crackle.CrackleArray(data).to_dask(chunks=3)
     assert arr.chunks[2] == (3, 3, 3, 3, 3, 1)
     np.testing.assert_array_equal(arr.compute(), crackle.decompress(data))
+
+
+@pytest.fixture(scope="module")
+def s3_files(s3):
+    """The vector files uploaded to the in-process S3 bucket."""
+    fs, options = s3
+    for name in NAMES:
+        fs.pipe(f"volumes/vectors/{name}.ckl", load_vector(name)[0])
+    return options
+
+
+def test_s3_single_files_and_stacks(s3_files):
+    for name in ("connectomics_64x64x16_pins_markov7", "dtype_int64_extremes", "2d_16x13_F"):
+        expected = crackle.decompress(load_vector(name)[0])
+        arr = crackle_dask.open_array(f"s3://volumes/vectors/{name}.ckl", chunks=3, storage_options=s3_files)
+        np.testing.assert_array_equal(arr.compute(), expected)
+        np.testing.assert_array_equal(arr[:, 2:, -1].compute(), expected[:, 2:, -1])
+    parts = ["connectomics_64x64x16", "connectomics_64x64x16_pins_markov7", "connectomics_64x64x16_C"]
+    stacked = crackle_dask.open_array([f"s3://volumes/vectors/{p}.ckl" for p in parts], chunks=5,
+                                      storage_options=s3_files)
+    expected = np.concatenate([crackle.decompress(load_vector(p)[0]) for p in parts], axis=2)
+    np.testing.assert_array_equal(stacked.compute(), expected)
+    np.testing.assert_array_equal(stacked[:, :, 14:35:3].compute(), expected[:, :, 14:35:3])
+    globbed = crackle_dask.open_array("s3://volumes/vectors/connectomics_64x64x16*.ckl", storage_options=s3_files)
+    assert globbed.shape == (64, 64, 48)
+
+
+def test_errors_at_open_time_name_the_file(files, tmp_path):
+    data = files["connectomics_64x64x16"].read_bytes()
+    with pytest.raises(FileNotFoundError, match="missing.ckl"):
+        crackle_dask.open_array(str(tmp_path / "missing.ckl"))
+    (tmp_path / "magic.ckl").write_bytes(b"CRKL" + data[4:])
+    with pytest.raises(crackle.FormatError, match=r"magic\.ckl"):
+        crackle_dask.open_array(str(tmp_path / "magic.ckl"))
+    (tmp_path / "cut.ckl").write_bytes(data[: len(data) // 2])
+    with pytest.raises(crackle.FormatError, match=r"cut\.ckl: .*truncated"):
+        crackle_dask.open_array(str(tmp_path / "cut.ckl"))
+    (tmp_path / "empty.ckl").write_bytes(b"")
+    with pytest.raises(crackle.FormatError, match=r"empty\.ckl"):
+        crackle_dask.open_array(str(tmp_path / "empty.ckl"))
+    with pytest.raises(ValueError, match=r"2d_16x13_F\.ckl \(16 x 13"):
+        crackle_dask.open_array([str(files["connectomics_64x64x16"]), str(files["2d_16x13_F"])])
+    with pytest.raises(ValueError, match="no Crackle files"):
+        crackle_dask.open_array([])
+
+
+@pytest.mark.parametrize("how", ["dask, one slice per chunk", "xarray, lazily indexed"])
+def test_one_slice_of_the_connectomics_file_fetches_little(connectomics_stream, tmp_path, how):
+    import xarray as xr
+
+    path = tmp_path / "volume.ckl"
+    path.write_bytes(connectomics_stream)
+    fs = CountingFileSystem(skip_instance_cache=True)
+    stream = open_stream(fs, str(path))
+    opened = len(fs.ranges)
+    z = 300
+    if how.startswith("dask"):
+        plane = stream_array(stream, chunks=1)[:, :, z].compute()
+    else:
+        plane = xr.open_dataset(StreamStack([stream]), engine="crackle")["labels"][:, :, z].values
+    np.testing.assert_array_equal(plane, crackle.codec.decompress_range(connectomics_stream, z, z + 1)[:, :, 0])
+    head, layout = stream.header, stream.layout
+    strictly = (head.header_bytes + head.grid_index_bytes + head.num_label_bytes + head.num_markov_model_bytes
+                + 4 + int(layout.code_offsets[z + 1] - layout.code_offsets[z]) + 4)
+    fetched = sum(stop - start for start, stop in fs.ranges)
+    print(f"fetched {fetched:,} bytes in {len(fs.ranges)} requests; the slice strictly needs {strictly:,}")
+    assert fetched <= 1.1 * strictly + 16384
+    assert len(fs.ranges) - opened <= 4
+
+
+def test_distributed_cluster_with_processes(files):
+    from distributed import Client, LocalCluster
+
+    parts = ["connectomics_64x64x16_pins_markov7", "connectomics_64x64x16", "connectomics_64x64x16_C"]
+    expected = np.concatenate([crackle.decompress(files[p].read_bytes()) for p in parts], axis=2)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        stacked = crackle_dask.open_array([str(files[p]) for p in parts], chunks=4)
+        np.testing.assert_array_equal(stacked.compute(), expected)
+        assert len(client.run(lambda: 1)) == 2

@@ -1,0 +1,136 @@
+"""Crackle files opened from fsspec URLs, checked, and stacked along z.
+
+Everything that can be checked without decoding is checked here, at open
+time, so that a missing file, a wrong magic number, a truncated object or a
+stack of files that do not fit together fails before any task runs, with the
+file's name in the message.
+"""
+
+import bisect
+import numbers
+
+import fsspec
+import numpy as np
+
+from crackle.array import _normalize_key, decode_slices, z_selection
+from crackle.errors import FormatError
+
+from .store import FsspecStream
+
+
+def _paths(urlpath, storage_options) -> list:
+    """``(fs, path)`` for a URL, a glob (sorted) or a list of URLs."""
+    if isinstance(urlpath, (list, tuple)):
+        if not urlpath:
+            raise ValueError("no Crackle files given")
+        return [pair for url in urlpath for pair in _paths(url, storage_options)]
+    fs, path = fsspec.core.url_to_fs(str(urlpath), **(storage_options or {}))
+    if any(c in path for c in "*?["):
+        found = sorted(fs.glob(path))
+        if not found:
+            raise FileNotFoundError(f"no file matches {urlpath!r}")
+        return [(fs, p) for p in found]
+    return [(fs, path)]
+
+
+def open_stream(fs, path: str) -> FsspecStream:
+    """Open and check one file: header, crack index and stream length (errors name the file)."""
+    try:
+        stream = FsspecStream(fs, path)
+        stream.layout  # checks the index crc and that the object is as long as the index says
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"no such Crackle file: {path}") from err
+    except FormatError as err:
+        raise named(err, path) from err
+    return stream
+
+
+class StreamStack:
+    """Crackle streams stacked along z: one (sx, sy, sum of sz) volume.
+
+    Parameters
+    ----------
+    streams : list of StreamView
+        Non-empty; all must share sx, sy and dtype.
+
+    Examples
+    --------
+    >>> stack = StreamStack.open("s3://bucket/volume/*.ckl")      # doctest: +SKIP
+    >>> stack[:, :, 1000].shape                                  # doctest: +SKIP
+    (2048, 2048)
+    """
+
+    def __init__(self, streams: list):
+        if not streams:
+            raise ValueError("a stack needs at least one Crackle stream")
+        first = streams[0].header
+        for stream in streams[1:]:
+            head = stream.header
+            if (head.sx, head.sy, head.dtype) != (first.sx, first.sy, first.dtype):
+                raise ValueError(
+                    f"cannot stack {_name(stream)} ({head.sx} x {head.sy}, {head.dtype}) on "
+                    f"{_name(streams[0])} ({first.sx} x {first.sy}, {first.dtype}): "
+                    "x, y and dtype must match"
+                )
+        self.streams = list(streams)
+        self.starts = np.cumsum([0] + [s.header.sz for s in streams]).tolist()
+        self.shape = (first.sx, first.sy, self.starts[-1])
+        self.dtype = first.dtype
+        self.ndim = 3
+
+    @classmethod
+    def open(cls, urlpath, storage_options=None) -> "StreamStack":
+        """Open a URL, a glob (files taken in sorted order) or a list of URLs."""
+        return cls([open_stream(fs, path) for fs, path in _paths(urlpath, storage_options)])
+
+    def __len__(self) -> int:
+        return len(self.streams)
+
+    def __getitem__(self, key) -> np.ndarray:
+        """Basic indexing (integers, slices with steps); decodes only the z slices selected."""
+        xkey, ykey, zkey = _normalize_key(key)
+        zs, drop = z_selection(zkey, self.shape[2])
+        ascending = zs if zs.step > 0 else zs[::-1]
+        plane = (_as_slice(xkey, self.shape[0]), _as_slice(ykey, self.shape[1]))  # keeps axes until the end
+        parts = []
+        for i, stream in enumerate(self.streams):
+            start, stop = self.starts[i], self.starts[i + 1]
+            local = ascending[bisect.bisect_left(ascending, start) : bisect.bisect_left(ascending, stop)]
+            if len(local):
+                zlocal = range(local.start - start, local.stop - start, local.step)
+                parts.append(decode(stream, zlocal)[plane])
+        if parts:
+            region = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=2)
+        else:
+            region = np.empty(self.shape[:2] + (0,), dtype=self.dtype)[plane]
+        if zs.step < 0:
+            region = region[:, :, ::-1]
+        squeeze = tuple(0 if isinstance(k, numbers.Integral) else slice(None) for k in (xkey, ykey))
+        return region[squeeze + (0 if drop else slice(None),)]
+
+
+def _as_slice(key, size: int) -> slice:
+    """``key`` as a slice: an integer becomes a one-element slice (bounds-checked)."""
+    if not isinstance(key, numbers.Integral):
+        return key
+    if not -size <= key < size:
+        raise IndexError(f"index {key} is out of bounds for an axis of size {size}")
+    return slice(key % size, key % size + 1)
+
+
+def decode(stream, zs: range) -> np.ndarray:
+    """Decode slices ``zs`` (a range) of one stream on one thread (Dask runs tasks side by side
+    already); errors name the file."""
+    try:
+        return decode_slices(stream, zs, 1)
+    except FormatError as err:
+        raise named(err, _name(stream)) from err
+
+
+def named(err: FormatError, where: str) -> FormatError:
+    """The same kind of error, its message prefixed with the file it is about."""
+    return type(err)(f"{where}: {err}")
+
+
+def _name(stream) -> str:
+    return getattr(stream, "path", None) or repr(stream)
