@@ -25,13 +25,17 @@ def _normalize_key(key, ndim: int = 3) -> tuple:
     return key + (slice(None),) * (ndim - len(key))
 
 
-def decode_slices(binary, zs: range, parallel: int = 0, verify: bool = True) -> np.ndarray:
-    """Decode the slices listed in ``zs`` (a range, any step) into one (sx, sy, len(zs)) array."""
+def decode_slices(binary, zs: range, parallel: int = 0, verify: bool = True, order=None) -> np.ndarray:
+    """Decode the slices listed in ``zs`` (a range, any step) into one (sx, sy, len(zs)) array.
+
+    ``order`` is the memory order of the result: "C", "F" or None (the stream's).
+    """
     if len(zs) == 0 or zs.step == 1:
         start = zs.start if len(zs) else 0
-        return codec.decompress_range(binary, start, start + len(zs), parallel, verify=verify)
+        return codec.decompress_range(binary, start, start + len(zs), parallel, verify=verify, order=order)
     head = codec.stream_view(binary).header
-    out = np.empty((head.sx, head.sy, len(zs)), dtype=head.dtype, order="F" if head.fortran_order else "C")
+    order = order or ("F" if head.fortran_order else "C")
+    out = np.empty((head.sx, head.sy, len(zs)), dtype=head.dtype, order=order)
     for i, z in enumerate(zs):
         out[:, :, i : i + 1] = codec.decompress_range(binary, z, z + 1, parallel, verify=verify)
     return out
@@ -143,14 +147,15 @@ class CrackleArray:
         """Decode the whole volume; see :func:`crackle.decompress`."""
         return codec.decompress(self, label=label, parallel=self.parallel, crop=crop, verify=self.verify)
 
-    def to_dask(self, chunks="auto"):
+    def to_dask(self, chunks="auto", order=None):
         """This array as a lazy ``dask.array.Array`` chunked along z (needs ``crackle_dask``).
 
-        ``chunks`` is "auto" (about 128 MiB decoded per chunk) or a number of z slices.
+        ``chunks`` is "auto" (about 128 MiB decoded per chunk) or a number of z
+        slices; ``order`` the chunks' memory order (None: the stream's).
         """
         from crackle_dask.array import stream_array
 
-        return stream_array(self.stream_view, chunks)
+        return stream_array(self.stream_view, chunks, order)
 
     def __array__(self, dtype=None, copy=None):
         array = self.numpy()

@@ -341,9 +341,13 @@ def _run_kernel(view: StreamView, z_start: int, z_end: int, parallel: int, label
     return lut, out
 
 
-def _empty_output(head: CrackleHeader, nz: int, label) -> np.ndarray:
+def _empty_output(head: CrackleHeader, nz: int, label, order: Optional[str] = None) -> np.ndarray:
     dtype = bool if label is not None else head.dtype
-    return np.empty((head.sx, head.sy, nz), dtype=dtype, order="F" if head.fortran_order else "C")
+    if order is None:
+        order = "F" if head.fortran_order else "C"
+    elif order not in ("C", "F"):
+        raise ValueError(f'order must be "C", "F" or None (the stream\'s), got {order!r}')
+    return np.empty((head.sx, head.sy, nz), dtype=dtype, order=order)
 
 
 def decompress_range(
@@ -353,6 +357,7 @@ def decompress_range(
     parallel: int = 0,
     label: Optional[int] = None,
     verify: bool = True,
+    order: Optional[str] = None,
 ) -> np.ndarray:
     """Decode slices ``z_start .. z_end - 1`` (None: from the start / to the end).
 
@@ -366,11 +371,13 @@ def decompress_range(
         Return a boolean image of this label instead of the labels.
     verify : bool
         Check the labels crc32c and each decoded slice's crc32c (format v1).
+    order : {None, "C", "F"}
+        Memory order of the result; None (crackle-codec's behaviour) keeps the stream's.
 
     Returns
     -------
     numpy.ndarray
-        Shape (sx, sy, z_end - z_start), in the stream's memory order.
+        Shape (sx, sy, z_end - z_start).
 
     Raises
     ------
@@ -381,9 +388,9 @@ def decompress_range(
     head = view.header
     z_start, z_end = _check_z_range(head, z_start, z_end)
     if head.voxels() == 0 or z_start == z_end:
-        return _empty_output(head, z_end - z_start, label)
+        return _empty_output(head, z_end - z_start, label, order)
     _, out = _run_kernel(view, z_start, z_end, parallel, label, verify,
-                         target=lambda: _empty_output(head, z_end - z_start, label))
+                         target=lambda: _empty_output(head, z_end - z_start, label, order))
     return out
 
 

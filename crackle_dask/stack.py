@@ -118,11 +118,11 @@ def _as_slice(key, size: int) -> slice:
     return slice(key % size, key % size + 1)
 
 
-def decode(stream, zs: range) -> np.ndarray:
+def decode(stream, zs: range, order=None) -> np.ndarray:
     """Decode slices ``zs`` (a range) of one stream on one thread (Dask runs tasks side by side
-    already); errors name the file."""
+    already) in memory ``order`` ("C", "F", None: the stream's); errors name the file."""
     try:
-        return decode_slices(stream, zs, 1)
+        return decode_slices(stream, zs, 1, order=order)
     except FormatError as err:
         raise named(err, _name(stream)) from err
 

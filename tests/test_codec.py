@@ -46,6 +46,20 @@ def test_z_ranges(case):
         np.testing.assert_array_equal(crackle.labels_for_z_range(stream, z0, z1), np.unique(arr[:, :, z0:z1]))
 
 
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_z_ranges_in_either_memory_order(order, seed):
+    rng = np.random.default_rng(seed)
+    for dtype in (np.uint8, np.uint16, np.uint64):
+        volume = rng.integers(0, 3, size=(37, 21, 70)).astype(dtype)
+        stream = crackle.compress(np.asfortranarray(volume) if order == "C" else volume)  # the other order
+        for z0, z1, parallel in ((0, 70, 0), (3, 68, 1), (5, 6, 1), (0, 70, 2)):
+            part = decompress_range(stream, z0, z1, parallel, order=order)
+            assert part.flags[f"{order}_CONTIGUOUS"]
+            np.testing.assert_array_equal(part, volume[:, :, z0:z1])
+    with pytest.raises(ValueError, match="order"):
+        decompress_range(stream, 0, 1, order="A")
+
+
 def test_z_range_out_of_bounds_is_a_value_error():
     stream, _ = load_vector("tiny_4x4x2_F")
     for z0, z1 in ((-1, 1), (0, 3), (2, 1)):

@@ -258,3 +258,16 @@ def test_distributed_cluster_with_processes(files):
         stacked = crackle_dask.open_array([str(files[p]) for p in parts], chunks=4)
         np.testing.assert_array_equal(stacked.compute(), expected)
         assert len(client.run(lambda: 1)) == 2
+
+
+@pytest.mark.parametrize("order", [None, "C", "F"])
+def test_chunk_memory_order(files, order):
+    for name in ("connectomics_64x64x16", "connectomics_64x64x16_C", "dtype_int64_extremes"):
+        data = files[name].read_bytes()
+        arr = crackle_dask.open_array(str(files[name]), chunks=3, order=order)
+        block = arr.blocks[0, 0, 1].compute()
+        wanted = order or ("F" if crackle.header(data).fortran_order else "C")
+        assert block.flags[f"{wanted}_CONTIGUOUS"]
+        np.testing.assert_array_equal(arr.compute(), crackle.decompress(data))
+    with pytest.raises(ValueError, match="order"):
+        crackle_dask.open_array(str(files["connectomics_64x64x16"]), order="K")

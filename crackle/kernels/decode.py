@@ -66,14 +66,25 @@ def _write_slice(run_start, run_end, row_first, labels, sy, lut, lut_base, out, 
 
 @njit(cache=True, nogil=True)
 def _transpose_out(scratch, n, sx, sy, out, base, s0, s1):
-    """Write ``n`` Fortran-order slices from ``scratch`` into consecutive z of a z-fastest output."""
+    """Write ``n`` Fortran-order slices from ``scratch`` into consecutive z of a z-fastest output.
+
+    Blocks of 16 x by the n slices go through a small tile, so reads take
+    whole cache lines of each scratch slice and writes whole cache lines of z.
+    """
     pixels = sx * sy
+    tile = np.empty((16, n), dtype=scratch.dtype)
     for y in range(sy):
-        for x in range(sx):
-            at = base + x * s0 + y * s1
-            xy = x + sx * y
+        for x0 in range(0, sx, 16):
+            width = min(16, sx - x0)
+            row = x0 + sx * y
             for k in range(n):
-                out[at + k] = scratch[k * pixels + xy]
+                src = k * pixels + row
+                for j in range(width):
+                    tile[j, k] = scratch[src + j]
+            for j in range(width):
+                at = base + (x0 + j) * s0 + y * s1
+                for k in range(n):
+                    out[at + k] = tile[j, k]
 
 
 @njit(cache=True, nogil=True)
