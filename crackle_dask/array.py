@@ -8,6 +8,7 @@ from dask.highlevelgraph import HighLevelGraph
 from crackle.format.stream import StreamView
 
 from .stack import StreamStack, decode
+from .store import FsspecStream
 
 _AUTO_CHUNK_BYTES = 128 << 20  # decoded bytes per chunk when chunks="auto"
 
@@ -30,9 +31,9 @@ def _z_chunks(sz: int, plane_bytes: int, chunks) -> list:
 def stream_array(stream: StreamView, chunks="auto", order=None) -> da.Array:
     """A Dask array over one Crackle stream, chunked along z only, chunks in memory ``order``.
 
-    The stream object is one node of the graph that every decode task depends
-    on, so a distributed scheduler ships its parsed header, index and labels
-    to each worker once rather than with every task.
+    A file's stream travels inside each task (it pickles to its address, and
+    workers parse each file once); an in-memory stream is one node of the
+    graph that the tasks depend on, so it is shipped to each worker once.
     """
     if order not in (None, "C", "F"):
         raise ValueError(f'order must be None (the stream\'s), "C" or "F", got {order!r}')
@@ -40,9 +41,13 @@ def stream_array(stream: StreamView, chunks="auto", order=None) -> da.Array:
     # Name by content: header, index, labels and model (already in memory for every kind of stream).
     known = head.header_bytes + head.grid_index_bytes + head.num_label_bytes + head.num_markov_model_bytes
     token = tokenize(getattr(stream, "path", None), stream.size, stream.read(0, min(known, stream.size)), order)
-    name, source = f"crackle-{token}", f"crackle-stream-{token}"
+    name = f"crackle-{token}"
     bounds = _z_chunks(head.sz, head.sx * head.sy * head.data_width, chunks)
-    graph = {source: stream}
+    if isinstance(stream, FsspecStream):
+        graph, source = {}, stream
+    else:
+        source = f"crackle-stream-{token}"
+        graph = {source: stream}
     for i, (z0, z1) in enumerate(bounds):
         graph[(name, 0, 0, i)] = (decode, source, range(z0, z1), order)
     zchunks = tuple(z1 - z0 for z0, z1 in bounds) or (0,)

@@ -4,20 +4,30 @@ An :class:`FsspecStream` fetches the header, then the crack index, labels
 section and Markov model in one request (they are contiguous), and for each
 z range decoded only that range's crack codes and slice checksums. Transient
 errors are retried with backoff; a short read raises ``crackle.FormatError``.
-Nothing is ever written. The object holds no open handles, so it pickles (Dask
-ships it to workers) along with what it has parsed.
+Nothing is ever written.
+
+A stream pickles to its address alone (filesystem, path, size, header), so
+Dask tasks carry a few hundred bytes each; unpickling reuses the stream that
+process already opened at that address, so each worker process fetches and
+parses a file's header, index and labels once.
 """
 
+import threading
 import time
+from collections import OrderedDict
 
 import fsspec
 import numpy as np
+from dask.base import tokenize
 
 from crackle.errors import FormatError
 from crackle.format.stream import StreamView
 
 _ATTEMPTS = 4
 _BACKOFF = 0.2  # seconds before the first retry; doubled for each further one
+_KEEP_OPEN = 64  # parsed streams each process keeps for reuse by later tasks
+_opened = OrderedDict()
+_opened_lock = threading.Lock()
 
 
 def _retry(call, *args, **kwargs):
@@ -70,6 +80,9 @@ class FsspecStream(StreamView):
     def __repr__(self) -> str:
         return f"FsspecStream({self.fs.protocol!r}, {self.path!r}, {self.size} bytes)"
 
+    def __reduce__(self):
+        return _reopen, (self.fs, self.path, self.size, self.header.tobytes())
+
     def _fetch(self, start: int, stop: int) -> np.ndarray:
         if stop <= start:
             return np.zeros(0, dtype=np.uint8)
@@ -109,3 +122,24 @@ class FsspecStream(StreamView):
         if fetched is not None and fetched[0] <= z_start and z_end <= fetched[1]:
             return fetched[2][z_start - fetched[0] : z_end - fetched[0]]
         return super().slice_crcs(z_start, z_end)
+
+
+def _reopen(fs, path: str, size: int, header: bytes) -> FsspecStream:
+    """The stream at this address that this process already holds, or a new one (kept for reuse).
+
+    Raises FormatError if the file changed since the stream was first opened.
+    """
+    key = (tokenize(fs), path, size, header)
+    with _opened_lock:
+        stream = _opened.get(key)
+        if stream is not None:
+            _opened.move_to_end(key)
+            return stream
+    stream = FsspecStream(fs, path, size)
+    if stream.header.tobytes() != header:
+        raise FormatError(f"{path}: the file changed since it was opened (its header differs)")
+    with _opened_lock:
+        _opened[key] = stream
+        while len(_opened) > _KEEP_OPEN:
+            _opened.popitem(last=False)
+    return stream

@@ -21,7 +21,8 @@ class RangeHandler(http.server.SimpleHTTPRequestHandler):
         spec = self.headers.get("Range")
         path = self.translate_path(self.path)
         if not spec or not os.path.isfile(path):
-            self.server.requests.append((self.path, os.path.getsize(path) if os.path.isfile(path) else 0))
+            sent = os.path.getsize(path) if os.path.isfile(path) and self.command == "GET" else 0
+            self.server.requests.append((self.path, sent))
             return super().send_head()
         size = os.path.getsize(path)
         first, _, last = spec.removeprefix("bytes=").partition("-")

@@ -100,13 +100,22 @@ def test_reads_only_the_byte_ranges_a_z_range_needs(files):
     assert sorted(fs.ranges) == sorted([codes, checksums, labels_crc])
 
 
-def test_streams_pickle_with_what_they_parsed(files):
-    stream = FsspecStream.open(str(files["connectomics_64x64x16"]))
-    stream.labels  # parsed before shipping
-    copy = pickle.loads(pickle.dumps(stream))
-    assert "labels" in vars(copy)
+def test_streams_pickle_to_their_address_and_each_process_parses_a_file_once(files, tmp_path):
+    path = tmp_path / "volume.ckl"
+    path.write_bytes(files["connectomics_64x64x16_pins_markov7"].read_bytes())
+    stream = FsspecStream.open(str(path))
+    stream.labels
+    shipped = pickle.dumps(stream)
+    assert len(shipped) < 1000  # the address, not the parsed sections
+    copy = pickle.loads(shipped)
+    assert pickle.loads(pickle.dumps(stream)) is copy  # later tasks reuse what this process parsed
     np.testing.assert_array_equal(crackle.codec.decompress_range(copy, 0, 16, 1),
-                                  crackle.decompress(files["connectomics_64x64x16"].read_bytes()))
+                                  crackle.decompress(path.read_bytes()))
+    path.write_bytes(files["connectomics_64x64x16"].read_bytes())  # changed under our feet
+    stream = FsspecStream.open(str(path))
+    path.write_bytes(files["connectomics_64x64x16_C"].read_bytes())
+    with pytest.raises(crackle.FormatError, match="changed since it was opened"):
+        pickle.loads(pickle.dumps(stream))
 
 
 def test_damaged_remote_streams_raise_format_error(files, tmp_path):
