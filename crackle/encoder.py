@@ -14,14 +14,14 @@ from typing import Optional
 
 import numpy as np
 
-from .format.crc import crc32c
+from .format.assemble import assemble
 from .format.header import (
     MAX_MARKOV_ORDER, CrackFormat, CrackleHeader, LabelFormat, byte_width, unsigned_dtype,
 )
+from .format.label_writer import flat_section, pins_section
 from .kernels.encode import count_equal_neighbours, encode_slices
 from .kernels.markov import DENSE_CONTEXTS, count_contexts, encode_markov, rank_symbols
 from .kernels.pin_search import improve_cover, pin_crossings, place_pins, run_ends, select_cover
-from .kernels.pins import write_pin_records
 
 _BLOCK_BYTES = 64 << 20  # largest slab copied at once when the input is not in Fortran order
 _PIN_CHUNK = 64  # slices per step of the pin search
@@ -46,23 +46,6 @@ def _thread_count(parallel: int) -> int:
     if int(parallel) < 0:
         raise ValueError(f"parallel must be 0 (all cores) or a positive thread count, got {parallel}")
     return int(parallel) or os.cpu_count() or 1
-
-
-def _stored_width(values: np.ndarray, signed: bool) -> int:
-    """Bytes per stored label: as crackle-codec (from the maximum), widened where negative values
-    would not survive (crackle-codec truncates them)."""
-    if values.size == 0:
-        return 1
-    top = int(values.max())
-    if not signed:
-        return byte_width(top)
-    if top < 0:
-        return 8  # crackle-codec measures the maximum as unsigned: any negative maximum needs 8 bytes
-    width = byte_width(top)
-    low = int(values.min())
-    while width < 8 and not (-(2 ** (8 * width - 1)) <= low and top < 2 ** (8 * width - 1)):
-        width *= 2
-    return width
 
 
 def _count_pairs(arr, threads: int) -> int:
@@ -221,60 +204,15 @@ def compress(
 
     head.crack_format = CrackFormat.PERMISSIBLE if permissible else CrackFormat.IMPERMISSIBLE
     head.markov_model_order = order
-    labels_section = _flat_labels(values, counts, head)
+    labels_section = flat_section(values, counts, head)
     if pins:
         pins_section = _pin_labels(search, values, counts, bgcolor, head)
         if len(pins_section) < len(labels_section):
             labels_section = pins_section
             head.label_format = LabelFormat.PINS_VARIABLE_WIDTH
-    head.num_label_bytes = len(labels_section)
-
     coded, lengths = _final_codes(blocks, order, markov)
     del blocks
-    index = lengths.astype("<u4")
-    return b"".join(
-        [
-            head.tobytes(),
-            memoryview(index).cast("B"),
-            crc32c(index).to_bytes(4, "little"),
-            labels_section,
-            memoryview(model),
-            *(memoryview(c) for c in coded),
-            crc32c(labels_section).to_bytes(4, "little"),
-            memoryview(slice_crcs.astype("<u4")).cast("B"),
-        ]
-    )
-
-
-def _flat_labels(values: np.ndarray, counts: np.ndarray, head: CrackleHeader) -> bytes:
-    """FLAT labels section: unique values (ascending as stored), components per slice, keys.
-
-    Works through the components a chunk at a time, so that no temporary as
-    large as the component list (in 8-byte integers) exists. Sets
-    ``head.stored_data_width``.
-    """
-    head.stored_data_width = _stored_width(values, head.signed)
-    stored = unsigned_dtype(head.stored_data_width)
-    chunk = 1 << 20
-
-    def patterns(start):
-        part = values[start : start + chunk]
-        # Signed values: two's complement, truncated to the stored width.
-        return (part.astype(np.int64) if head.signed else part).astype(stored, copy=False)
-
-    starts = range(0, values.size, chunk)
-    unique = np.unique(np.concatenate([np.unique(patterns(start)) for start in starts]))
-    keys = np.empty(values.size, dtype=unsigned_dtype(byte_width(unique.size)).newbyteorder("<"))
-    for start in starts:
-        keys[start : start + chunk] = np.searchsorted(unique, patterns(start))
-    return b"".join(
-        [
-            np.uint64(unique.size).tobytes(),
-            memoryview(unique.astype(stored.newbyteorder("<"))).cast("B"),
-            memoryview(counts.astype(unsigned_dtype(head.component_width()).newbyteorder("<"))).cast("B"),
-            memoryview(keys).cast("B"),
-        ]
-    )
+    return assemble(head, labels_section, model, coded, lengths, slice_crcs)
 
 
 def _search_pins(arr) -> tuple:
@@ -377,33 +315,10 @@ def _pin_labels(search: tuple, values: np.ndarray, counts: np.ndarray, bgcolor, 
     foreground = labels[labels != background]
 
     pin_keep = pin_values != background
-    pin_owner = np.searchsorted(foreground, pin_values[pin_keep])
-    order = np.lexsort((pin_index[pin_keep], pin_owner))
-    pin_owner, pin_index, depth = pin_owner[order], pin_index[pin_keep][order], depth[pin_keep][order]
     cc_keep = cc_values != background
-    cc_pairs = np.unique(np.stack([np.searchsorted(foreground, cc_values[cc_keep]), cc_ids[cc_keep]]), axis=1)
-    cc_owner, cc_ids = cc_pairs[0], cc_pairs[1]
-    pin_ptr = np.searchsorted(pin_owner, np.arange(foreground.size + 1))
-    cc_ptr = np.searchsorted(cc_owner, np.arange(foreground.size + 1))
-    count_width = byte_width(int(max(np.diff(pin_ptr).max(initial=0), np.diff(cc_ptr).max(initial=0))))
-    records = np.empty(
-        2 * count_width * foreground.size + pin_index.size * (index_width + depth_width) + cc_ids.size * cc_width,
-        dtype=np.uint8,
-    )
-    written = write_pin_records(pin_ptr, pin_index, depth, cc_ptr, cc_ids,
-                                count_width, index_width, depth_width, cc_width, records)
-    assert written == records.size
-
-    head.stored_data_width = byte_width(int(labels[-1]))
-    stored = unsigned_dtype(head.stored_data_width).newbyteorder("<")
-    widths = (count_width.bit_length() - 1) | (depth_width.bit_length() - 1) << 2 | (cc_width.bit_length() - 1) << 4
-    return b"".join(
-        [
-            np.array([background], dtype=stored).tobytes(),
-            np.uint64(foreground.size).tobytes(),
-            foreground.astype(stored).tobytes(),
-            counts.astype(unsigned_dtype(head.component_width()).newbyteorder("<")).tobytes(),
-            bytes([widths]),
-            records.tobytes(),
-        ]
+    return pins_section(
+        background, foreground,
+        (np.searchsorted(foreground, pin_values[pin_keep]), pin_index[pin_keep], depth[pin_keep]),
+        (np.searchsorted(foreground, cc_values[cc_keep]), cc_ids[cc_keep]),
+        counts, head,
     )
