@@ -20,6 +20,22 @@ from .codec import (
 from .encoder import compress
 from .errors import ChecksumError, FormatError
 from .format.header import CrackFormat, CrackleHeader, LabelFormat
+from .operations import (
+    add_scalar,
+    ascontiguousarray,
+    asfortranarray,
+    astype,
+    floordiv_scalar,
+    mask,
+    mask_except,
+    multiply_scalar,
+    refit,
+    remap,
+    renumber,
+    subtract_scalar,
+)
+from .recoding import reencode
+from .stacking import full, ones, zeros, zshatter, zsplit, zstack
 
 __version__ = "0.1.0"
 
@@ -30,15 +46,34 @@ __all__ = [
     "CrackleHeader",
     "FormatError",
     "LabelFormat",
+    "add_scalar",
+    "ascontiguousarray",
+    "asfortranarray",
+    "astype",
     "compress",
     "contains",
     "contains_range",
     "decompress",
+    "floordiv_scalar",
+    "full",
     "header",
     "labels",
     "labels_for_z_range",
+    "mask",
+    "mask_except",
     "max",
     "min",
+    "multiply_scalar",
     "nbytes",
     "num_labels",
+    "ones",
+    "reencode",
+    "refit",
+    "remap",
+    "renumber",
+    "subtract_scalar",
+    "zeros",
+    "zshatter",
+    "zsplit",
+    "zstack",
 ]

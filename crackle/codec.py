@@ -201,8 +201,40 @@ def labels_for_z_range(binary, z_start: int, z_end: int) -> np.ndarray:
         if keys.size and int(keys[-1]) >= section.unique.size:
             raise FormatError(f"labels section key {int(keys[-1])} exceeds the {section.unique.size} unique labels")
         return np.unique(section.unique[keys])
-    lut, _ = _run_kernel(view, z_start, z_end, 0, None, True)
-    return np.unique(lut.view(head.dtype))
+    return np.unique(component_values(view, z_start, z_end))
+
+
+def component_values(binary, z_start: Optional[int] = None, z_end: Optional[int] = None,
+                     parallel: int = 0) -> np.ndarray:
+    """The label of every 4-connected component of slices ``z_start .. z_end - 1``, slice by slice
+    in component-id order (what a FLAT labels section stores as keys).
+
+    FLAT streams answer from the labels section; PINS streams label the
+    slices' components (their crack codes are decoded, not the voxels).
+    """
+    view = stream_view(binary)
+    head = view.header
+    z_start, z_end = _check_z_range(head, z_start, z_end)
+    if head.voxels() == 0 or z_start == z_end:
+        return np.zeros(0, dtype=head.dtype)
+    section = view.labels
+    if isinstance(section, FlatLabels):
+        c_start, c_end = int(section.component_offsets[z_start]), int(section.component_offsets[z_end])
+        return section.lookup(c_start, c_end, section.unique)
+    lut, _, _ = _run_kernel(view, z_start, z_end, parallel, None, True)
+    return lut.view(head.dtype)
+
+
+def slice_checksums(binary, parallel: int = 0) -> np.ndarray:
+    """crc32c of every slice's component ids: stored in format v1, computed (by labelling each
+    slice's components) for format v0."""
+    view = stream_view(binary)
+    head = view.header
+    if head.voxels() == 0:
+        return np.zeros(head.sz, dtype=np.uint32)
+    if head.format_version == 1:
+        return np.array(view.slice_crcs(0, head.sz), dtype=np.uint32)
+    return _run_kernel(view, 0, head.sz, parallel, None, False, checksums=True)[2]
 
 
 def _check_z_range(head: CrackleHeader, z_start, z_end) -> tuple:
@@ -257,15 +289,17 @@ def _kernel_values(view: StreamView, label, out_dtype: np.dtype):
 
 
 def _run_kernel(view: StreamView, z_start: int, z_end: int, parallel: int, label, verify: bool,
-                target=None, out_z: int = 0):
-    """Decode slices ``z_start .. z_end - 1``; returns ``(lut, out)``.
+                target=None, out_z: int = 0, checksums: bool = False):
+    """Decode slices ``z_start .. z_end - 1``; returns ``(lut, out, crcs)``.
 
     ``target()`` is called once every check that needs no decoding has passed
     (so a hostile header cannot make us allocate before its sections were
     checked against the stream) and returns a contiguous (sx, sy, n) array;
     the slices are decoded into ``out[:, :, out_z : out_z + z_end - z_start]``.
     Without ``target`` only the lookup table (component -> value, after pins)
-    is computed and ``out`` is None.
+    is computed and ``out`` is None. ``crcs`` holds each slice's crc32c of
+    its component ids when they were computed (``verify`` on a v1 stream, or
+    ``checksums``), else zeros.
     """
     head = view.header
     layout = view.layout
@@ -306,7 +340,8 @@ def _run_kernel(view: StreamView, z_start: int, z_end: int, parallel: int, label
     nz = z_end - z_start
     statuses = np.zeros(nz, dtype=np.int32)
     crcs = np.zeros(nz, dtype=np.uint32)
-    checksum = bool(verify and head.format_version == 1)
+    compare = bool(verify and head.format_version == 1)
+    checksum = compare or checksums
     codes, offsets = view.crack_codes(z_start, z_end)
     args = (
         codes, offsets, head.sx, head.sy, head.crack_format == CrackFormat.PERMISSIBLE,
@@ -329,7 +364,7 @@ def _run_kernel(view: StreamView, z_start: int, z_end: int, parallel: int, label
     if bad.size:
         i = int(bad[0])
         raise FormatError(f"crack code of slice z={z_start + i}: {status.MESSAGES[int(statuses[i])]}")
-    if checksum:
+    if compare:
         stored = view.slice_crcs(z_start, z_end)
         wrong = np.flatnonzero(stored != crcs)
         if wrong.size:
@@ -338,7 +373,7 @@ def _run_kernel(view: StreamView, z_start: int, z_end: int, parallel: int, label
                 f"slice z={z_start + i}: crc32c of its components is {int(crcs[i]):#010x}, "
                 f"stream says {int(stored[i]):#010x}"
             )
-    return lut, out
+    return lut, out, crcs
 
 
 def _empty_output(head: CrackleHeader, nz: int, label, order: Optional[str] = None) -> np.ndarray:
@@ -389,7 +424,7 @@ def decompress_range(
     z_start, z_end = _check_z_range(head, z_start, z_end)
     if head.voxels() == 0 or z_start == z_end:
         return _empty_output(head, z_end - z_start, label, order)
-    _, out = _run_kernel(view, z_start, z_end, parallel, label, verify,
+    _, out, _ = _run_kernel(view, z_start, z_end, parallel, label, verify,
                          target=lambda: _empty_output(head, z_end - z_start, label, order))
     return out
 
@@ -454,7 +489,7 @@ def label_z_range(binary, label: int) -> tuple:
     z_start, z_end, exact = _label_slices(view, label)
     if exact:
         return z_start, z_end
-    hits_after_pins, _ = _run_kernel(view, 0, view.header.sz, 0, label, True)
+    hits_after_pins, _, _ = _run_kernel(view, 0, view.header.sz, 0, label, True)
     return _occupied(np.flatnonzero(hits_after_pins), view.labels.component_offsets)
 
 
@@ -509,7 +544,7 @@ def decompress(
         return np.zeros((0, 0, 0) if crop else head.shape, dtype=bool, order=order)
     if crop and exact:
         return decompress_range(view, z_start, z_end, parallel, label=label, verify=verify)
-    lut, image = _run_kernel(view, z_start, z_end, parallel, label, verify,
+    lut, image, _ = _run_kernel(view, z_start, z_end, parallel, label, verify,
                              target=lambda: np.zeros(head.shape, dtype=bool, order=order), out_z=z_start)
     if crop:
         offsets = view.labels.component_offsets[z_start:] - view.labels.component_offsets[z_start]

@@ -91,7 +91,7 @@ def _payload_starts(codes: np.ndarray, code_ends: np.ndarray) -> tuple:
     return code_starts, code_starts + 4 + index_sizes
 
 
-def _markov_model(blocks: list, order: int) -> tuple:
+def markov_model(blocks: list, order: int) -> tuple:
     """The Markov model of ``order`` for every slice's moves: ``(rank table, hash keys, model bytes)``."""
     symbols = sum(int(b[2].sum()) for b in blocks)
     if 4**order <= DENSE_CONTEXTS:
@@ -105,7 +105,7 @@ def _markov_model(blocks: list, order: int) -> tuple:
     return rank_of, keys, model
 
 
-def _final_codes(blocks: list, order: int, markov) -> tuple:
+def final_codes(blocks: list, order: int, markov) -> tuple:
     """Each block's crack codes as stored: as encoded (order 0) or Markov-coded block by block.
 
     Releases each block's plain codes once coded, so plain and coded moves are
@@ -199,7 +199,7 @@ def compress(
     slice_crcs = np.concatenate([b[5] for b in blocks])
 
     order = int(markov_model_order) if ncodepoints.any() else 0
-    markov = _markov_model(blocks, order) if order else None
+    markov = markov_model(blocks, order) if order else None
     model = markov[2] if order else np.zeros(0, dtype=np.uint8)
 
     head.crack_format = CrackFormat.PERMISSIBLE if permissible else CrackFormat.IMPERMISSIBLE
@@ -210,7 +210,7 @@ def compress(
         if len(pins_section) < len(labels_section):
             labels_section = pins_section
             head.label_format = LabelFormat.PINS_VARIABLE_WIDTH
-    coded, lengths = _final_codes(blocks, order, markov)
+    coded, lengths = final_codes(blocks, order, markov)
     del blocks
     return assemble(head, labels_section, model, coded, lengths, slice_crcs)
 
@@ -322,3 +322,26 @@ def _pin_labels(search: tuple, values: np.ndarray, counts: np.ndarray, bgcolor, 
         (np.searchsorted(foreground, cc_values[cc_keep]), cc_ids[cc_keep]),
         counts, head,
     )
+
+def compress_flat(labels: np.ndarray, permissible: bool, parallel: int = 0) -> bytes:
+    """Compress with FLAT labels, no Markov model and the given crack format (PERMISSIBLE if
+    ``permissible``), instead of the one :func:`compress` would choose."""
+    arr, fortran = _volume(labels)
+    threads = _thread_count(parallel)
+    dtype = arr.dtype
+    sx, sy, sz = arr.shape
+    head = CrackleHeader(
+        label_format=LabelFormat.FLAT,
+        crack_format=CrackFormat.PERMISSIBLE if permissible else CrackFormat.IMPERMISSIBLE,
+        data_width=dtype.itemsize, stored_data_width=1, sx=sx, sy=sy, sz=sz, num_label_bytes=0,
+        fortran_order=fortran, grid_size=2**31, signed=dtype.kind == "i", markov_model_order=0,
+        is_sorted=True, is_remapped=False,
+    )
+    if arr.size == 0:
+        return head.tobytes()
+    blocks = _encode_all(arr.view(unsigned_dtype(dtype.itemsize)), permissible, threads)
+    values = np.concatenate([b[4] for b in blocks]).view(dtype)
+    counts = np.concatenate([b[3] for b in blocks])
+    labels_section = flat_section(values, counts, head)
+    codes, lengths = final_codes(blocks, 0, None)
+    return assemble(head, labels_section, b"", codes, lengths, np.concatenate([b[5] for b in blocks]))

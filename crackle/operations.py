@@ -1,0 +1,290 @@
+"""Operations on compressed streams that change label values, dtype or memory order.
+
+None of these decodes the crack codes (the voxel geometry stays as it is):
+they rewrite the labels section, and the header, and copy the rest. The one
+exception is a PINS stream whose new labels are signed (the format's pins are
+unsigned): its components' labels are worked out slice by slice, which reads
+the crack codes, and the result has FLAT labels.
+
+Every function accepts a bytes-like stream or a CrackleArray and returns bytes
+(format v1; a format-v0 input gets its slice checksums computed).
+"""
+
+import builtins
+import operator
+
+import numpy as np
+
+from . import codec
+from .format.assemble import assemble
+from .format.header import CrackleHeader, LabelFormat
+from .format.label_writer import flat_section, pins_section
+from .format.labels import FlatLabels
+from .format.stream import StreamView
+
+
+def copy_header(head: CrackleHeader) -> CrackleHeader:
+    """A modifiable copy of ``head``."""
+    return CrackleHeader.frombytes(head.tobytes())
+
+
+def rebuild(view: StreamView, head: CrackleHeader, labels_section: bytes) -> bytes:
+    """``view``'s stream with a new header and labels section; crack codes, Markov model and slice
+    checksums are copied."""
+    if head.voxels() == 0:
+        return assemble(head, b"", b"", [], np.zeros(0), np.zeros(0))
+    layout = view.layout
+    model = view.read(layout.model_offset, layout.model_offset + view.header.num_markov_model_bytes)
+    codes = view.read(int(layout.code_offsets[0]), int(layout.code_offsets[-1]))
+    return assemble(head, labels_section, model, [codes], np.diff(layout.code_offsets),
+                    codec.slice_checksums(view))
+
+
+def _fitting_dtype(low: int, high: int, at_least: np.dtype) -> np.dtype:
+    """``at_least`` if it holds ``low .. high``, else the narrowest wider integer dtype that does
+    (unsigned when ``low >= 0``)."""
+    info = np.iinfo(at_least)
+    if info.min <= low and high <= info.max:
+        return at_least
+    kind = "u" if low >= 0 else "i"
+    for width in (1, 2, 4, 8):
+        if width < at_least.itemsize:
+            continue
+        candidate = np.dtype(f"{kind}{width}")
+        if np.iinfo(candidate).min <= low and high <= np.iinfo(candidate).max:
+            return candidate
+    raise ValueError(f"labels from {low} to {high} do not fit any 64-bit integer type")
+
+
+def relabel(binary, new_values, dtype: np.dtype, parallel: int = 0) -> bytes:
+    """The stream with every label ``v`` replaced by ``new_values(v)``, stored as ``dtype``.
+
+    ``new_values`` maps an array of the stream's distinct labels (its dtype) to
+    an array of their new labels (any integer dtype whose values ``dtype``
+    holds). Labels that become equal merge.
+    """
+    view = codec.stream_view(binary)
+    head = copy_header(view.header)
+    dtype = np.dtype(dtype)
+    head.data_width, head.signed, head.is_remapped = dtype.itemsize, dtype.kind == "i", False
+    if head.voxels() == 0:
+        return rebuild(view, head, b"")
+    section = view.labels
+    counts = np.diff(section.component_offsets)
+    if isinstance(section, FlatLabels):
+        mapped = np.asarray(new_values(section.unique)).astype(dtype)
+        section.lookup(0, 0, mapped)  # checks the keys before they index
+        return rebuild(view, head, flat_section(mapped[section.keys], counts, head))
+    present = np.concatenate([np.array([section.background], dtype=view.header.dtype),
+                              section.unique.astype(view.header.dtype)])
+    values = np.asarray(new_values(present)).astype(dtype)
+    if head.signed:
+        component = np.asarray(new_values(codec.component_values(view, parallel=parallel))).astype(dtype)
+        head.label_format = LabelFormat.FLAT
+        return rebuild(view, head, flat_section(component, counts, head))
+    background, mapped = values[0], values[1:]
+    foreground = np.unique(mapped[mapped != background])
+    owner = np.where(mapped == background, -1, np.searchsorted(foreground, mapped))
+    pin_label, pin_index, pin_depth, cc_label, cc_id = view.pin_records
+    pin_owner, cc_owner = owner[pin_label], owner[cc_label]
+    kept, listed = pin_owner >= 0, cc_owner >= 0
+    return rebuild(view, head, pins_section(
+        background, foreground, (pin_owner[kept], pin_index[kept], pin_depth[kept]),
+        (cc_owner[listed], cc_id[listed]), counts, head,
+    ))
+
+
+def _mapping_arrays(mapping: dict, dtype: np.dtype) -> tuple:
+    """``(keys, values)`` of ``mapping`` as sorted arrays: keys in ``dtype`` (keys it cannot hold are
+    dropped: no label equals them), values as Python-int object array."""
+    info = np.iinfo(dtype)
+    pairs = sorted((int(k), int(v)) for k, v in mapping.items() if info.min <= int(k) <= info.max)
+    keys = np.array([k for k, _ in pairs], dtype=dtype)
+    values = np.array([v for _, v in pairs], dtype=object)
+    return keys, values
+
+
+def remap(binary, mapping: dict, preserve_missing_labels: bool = False, in_place: bool = False,
+          parallel: int = 0) -> bytes:
+    """Replace labels through ``mapping`` (old label -> new label) without decoding the voxels.
+
+    Parameters
+    ----------
+    binary : bytes-like or CrackleArray
+    mapping : dict
+    preserve_missing_labels : bool
+        Keep labels that ``mapping`` does not list; otherwise they raise KeyError.
+    in_place : bool
+        Accepted for compatibility: the input is never modified (crackle-codec
+        may write into it, even into ``bytes``); the new stream is returned.
+    parallel : int
+        Threads for labelling a PINS stream's components (signed results only).
+
+    Returns
+    -------
+    bytes
+        The dtype widens (unsigned if no label is negative) when new labels do
+        not fit the old one; labels mapped to the same value merge.
+    """
+    view = codec.stream_view(binary)
+    head = view.header
+    keys, values = _mapping_arrays(mapping, head.dtype)
+    labels = codec.labels(view)
+    at = np.minimum(np.searchsorted(keys, labels), builtins.max(keys.size - 1, 0))
+    found = keys[at] == labels if keys.size else np.zeros(labels.size, dtype=bool)
+    if not preserve_missing_labels and not found.all():
+        raise KeyError(f"label {int(labels[~found][0])} is not in the mapping (preserve_missing_labels=False)")
+    new = np.array([int(v) for v in labels], dtype=object)
+    new[found] = values[at[found]]
+    low, high = (builtins.min(new), builtins.max(new)) if new.size else (0, 0)
+    dtype = _fitting_dtype(int(low), int(high), head.dtype)
+    table_old, table_new = labels, np.array(new.tolist(), dtype=dtype)
+
+    def new_values(values: np.ndarray) -> np.ndarray:
+        return table_new[np.searchsorted(table_old, values)]
+
+    return relabel(view, new_values, dtype, parallel)
+
+
+def mask(binary, labels: list, value: int = 0, in_place: bool = False, parallel: int = 0) -> bytes:
+    """Replace each label in ``labels`` with ``value`` (see :func:`remap` for ``in_place``)."""
+    return remap(binary, {label: value for label in labels}, preserve_missing_labels=True,
+                 in_place=in_place, parallel=parallel)
+
+
+def mask_except(binary, labels: list, value: int = 0, in_place: bool = False, parallel: int = 0) -> bytes:
+    """Replace every label not in ``labels`` with ``value`` (see :func:`remap` for ``in_place``)."""
+    keep = {int(label) for label in labels}
+    mapping = {int(label): (int(label) if int(label) in keep else value) for label in codec.labels(binary)}
+    return remap(binary, mapping, in_place=in_place, parallel=parallel)
+
+
+_CASTINGS = ("no", "equiv", "safe", "same_kind", "unsafe")
+
+
+def astype(binary, dtype, order: str = "K", casting: str = "unsafe") -> bytes:
+    """The stream as another integer ``dtype``, as ``numpy.ndarray.astype`` would convert its voxels.
+
+    Parameters
+    ----------
+    dtype : integer dtype
+        Signed dtypes are accepted (crackle-codec raises TypeError).
+    order : {"K", "A", "C", "F"}
+        Memory order of the decoded array; "K" and "A" keep the stream's.
+    casting : {"no", "equiv", "safe", "same_kind", "unsafe"}
+        As numpy's, applied to the labels present: "safe" accepts any dtype
+        that holds every label; "unsafe" wraps values as numpy does.
+
+    Raises
+    ------
+    TypeError
+        The conversion is not allowed under ``casting``.
+    """
+    view = codec.stream_view(binary)
+    head = view.header
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "ui":
+        raise TypeError(f"Crackle streams hold integers, not {dtype}")
+    if casting not in _CASTINGS:
+        raise ValueError(f"casting must be one of {_CASTINGS}, got {casting!r}")
+    if order not in ("K", "A", "C", "F"):
+        raise ValueError(f'order must be "K", "A", "C" or "F", got {order!r}')
+    if casting in ("no", "equiv") and dtype != head.dtype:
+        raise TypeError(f"cannot cast {head.dtype} to {dtype} under casting={casting!r}")
+    if casting == "same_kind" and not np.can_cast(head.dtype, dtype, "same_kind"):
+        raise TypeError(f"cannot cast {head.dtype} to {dtype} under casting='same_kind'")
+    if casting == "safe" and head.voxels():
+        low, high = codec.min(view), codec.max(view)
+        info = np.iinfo(dtype)
+        if not info.min <= low <= high <= info.max:
+            raise TypeError(f"{dtype} cannot hold the labels {low} .. {high} (casting='safe')")
+    result = relabel(view, lambda values: values.astype(dtype), dtype)
+    if order in ("C", "F") and (order == "F") != head.fortran_order:
+        result = _with_order(result, order == "F")
+    return result
+
+
+def refit(binary) -> bytes:
+    """The stream as the narrowest integer dtype that holds its labels (unsigned unless one is
+    negative)."""
+    view = codec.stream_view(binary)
+    head = view.header
+    if head.voxels() == 0:
+        return astype(view, np.uint8)
+    low, high = codec.min(view), codec.max(view)
+    return astype(view, _fitting_dtype(low, high, np.dtype("i1") if low < 0 else np.dtype("u1")))
+
+
+def renumber(binary, start: int = 0, parallel: int = 0) -> tuple:
+    """Number the labels ``start, start + 1, ...`` in ascending order, in the narrowest dtype.
+
+    Returns
+    -------
+    (bytes, dict)
+        The stream and the mapping old label -> new label.
+    """
+    labels = codec.labels(binary)
+    mapping = {int(label): int(start) + i for i, label in enumerate(labels)}
+    return refit(remap(binary, mapping, parallel=parallel)), mapping
+
+
+def _scalar_op(binary, scalar: int, op) -> bytes:
+    """Apply ``op(labels, scalar)`` with numpy's rules (the result keeps the stream's dtype; a
+    scalar it cannot hold raises OverflowError; results wrap around)."""
+    view = codec.stream_view(binary)
+    dtype = view.header.dtype
+    with np.errstate(over="ignore"):
+        probe = op(np.zeros(1, dtype=dtype) + 1, scalar)
+    if probe.dtype.kind not in "ui":
+        raise TypeError(f"the result of this operation is {probe.dtype}, not an integer")
+
+    def new_values(values: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            return op(values, scalar)
+
+    return relabel(view, new_values, probe.dtype)
+
+
+def add_scalar(binary, scalar: int) -> bytes:
+    """Every label plus ``scalar`` (wrapping around in the stream's dtype, as numpy does)."""
+    return _scalar_op(binary, scalar, operator.add)
+
+
+def subtract_scalar(binary, scalar: int) -> bytes:
+    """Every label minus ``scalar`` (wrapping around in the stream's dtype, as numpy does)."""
+    return _scalar_op(binary, scalar, operator.sub)
+
+
+def multiply_scalar(binary, scalar: int) -> bytes:
+    """Every label times ``scalar`` (wrapping around in the stream's dtype, as numpy does)."""
+    return _scalar_op(binary, scalar, operator.mul)
+
+
+def floordiv_scalar(binary, scalar: int) -> bytes:
+    """Every label floor-divided by ``scalar``; ZeroDivisionError for 0."""
+    if scalar == 0:
+        raise ZeroDivisionError("cannot divide labels by zero")
+    return _scalar_op(binary, scalar, operator.floordiv)
+
+
+def _with_order(binary, fortran: bool) -> bytes:
+    view = codec.stream_view(binary)
+    head = copy_header(view.header)
+    head.fortran_order = fortran
+    if head.format_version == 0:
+        return rebuild(view, head, bytes(view.labels_bytes))
+    data = bytearray(view.read(0, view.size))
+    data[: head.header_bytes] = head.tobytes()
+    return bytes(data)
+
+
+def asfortranarray(binary) -> bytes:
+    """The stream marked to decode in Fortran order (only the header changes)."""
+    return _with_order(binary, True)
+
+
+def ascontiguousarray(binary) -> bytes:
+    """The stream marked to decode in C order (only the header changes)."""
+    return _with_order(binary, False)
+
+
