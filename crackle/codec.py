@@ -189,19 +189,7 @@ def labels_for_z_range(binary, z_start: int, z_end: int) -> np.ndarray:
     crackle-codec does not support here) need the components of the range, so
     their crack codes are decoded, without building the voxel array.
     """
-    view = stream_view(binary)
-    head = view.header
-    z_start, z_end = _check_z_range(head, z_start, z_end)
-    if head.voxels() == 0 or z_start == z_end:
-        return np.zeros(0, dtype=head.dtype)
-    section = view.labels
-    c_start, c_end = int(section.component_offsets[z_start]), int(section.component_offsets[z_end])
-    if isinstance(section, FlatLabels):
-        keys = np.unique(section.keys[c_start:c_end])
-        if keys.size and int(keys[-1]) >= section.unique.size:
-            raise FormatError(f"labels section key {int(keys[-1])} exceeds the {section.unique.size} unique labels")
-        return np.unique(section.unique[keys])
-    return np.unique(component_values(view, z_start, z_end))
+    return np.unique(component_values(binary, z_start, z_end))
 
 
 def component_values(binary, z_start: Optional[int] = None, z_end: Optional[int] = None,
