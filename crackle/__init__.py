@@ -20,8 +20,10 @@ from .codec import (
 from .encoder import compress
 from .errors import ChecksumError, FormatError
 from .format.header import CrackFormat, CrackleHeader, LabelFormat
+from .files import aload, bload, load, save, save_numpy
 from .operations import (
     add_scalar,
+    array_equal,
     ascontiguousarray,
     asfortranarray,
     astype,
@@ -35,7 +37,7 @@ from .operations import (
     subtract_scalar,
 )
 from .recoding import reencode
-from .stacking import full, ones, zeros, zshatter, zsplit, zstack
+from .stacking import full, ones, recompress, zeros, zshatter, zsplit, zstack
 
 __version__ = "0.1.0"
 
@@ -47,9 +49,12 @@ __all__ = [
     "FormatError",
     "LabelFormat",
     "add_scalar",
+    "aload",
+    "array_equal",
     "ascontiguousarray",
     "asfortranarray",
     "astype",
+    "bload",
     "compress",
     "contains",
     "contains_range",
@@ -59,6 +64,7 @@ __all__ = [
     "header",
     "labels",
     "labels_for_z_range",
+    "load",
     "mask",
     "mask_except",
     "max",
@@ -67,10 +73,13 @@ __all__ = [
     "nbytes",
     "num_labels",
     "ones",
+    "recompress",
     "reencode",
     "refit",
     "remap",
     "renumber",
+    "save",
+    "save_numpy",
     "subtract_scalar",
     "zeros",
     "zshatter",

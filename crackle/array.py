@@ -5,8 +5,9 @@ from typing import Optional, Union
 
 import numpy as np
 
-from . import codec
-from .format.header import CrackleHeader
+from . import codec, operations, recoding, stacking
+from .encoder import compress_flat
+from .format.header import CrackFormat, CrackleHeader
 from .format.stream import MemoryStream
 
 
@@ -195,3 +196,137 @@ class CrackleArray:
         """Decode the z slices that ``key`` selects, then index them like numpy."""
         return read_region(self, key, self.parallel, self.verify)
 
+
+    def __setitem__(self, key, value) -> None:
+        """Assign like numpy; only the z slices ``key`` touches are decoded and encoded again (the
+        other slices' crack codes are copied; a PINS stream becomes FLAT)."""
+        xkey, ykey, zkey = _normalize_key(key)
+        zs, drop = z_selection(zkey, self.shape[2])
+        if not len(zs):
+            return
+        low, high = min(zs), max(zs) + 1
+        block = decode_slices(self, range(low, high), self.parallel, self.verify)
+        if drop:
+            block[xkey, ykey, zs[0] - low] = value
+        else:
+            stop = zs.stop - low
+            block[xkey, ykey, slice(zs.start - low, stop if stop >= 0 else None, zs.step)] = value
+        head = self._head
+        slab = compress_flat(block, head.crack_format == CrackFormat.PERMISSIBLE, self.parallel)
+        binary = stacking.zstack([stacking.zrange(self, 0, low), slab, stacking.zrange(self, high, head.sz)])
+        self.binary, self.stream_view = binary, MemoryStream(binary)
+
+    def create(self, binary) -> "CrackleArray":
+        """A CrackleArray over ``binary`` with this one's settings."""
+        return CrackleArray(binary, self.parallel, self.verify)
+
+    def copy(self, order: str = "K") -> "CrackleArray":
+        """A copy; ``order`` "C" or "F" sets the memory order it decodes to."""
+        if order == "C":
+            return self.create(operations.ascontiguousarray(self))
+        if order == "F":
+            return self.create(operations.asfortranarray(self))
+        return self.create(bytes(self.stream_view.read(0, self.stream_view.size)))
+
+    def remap(self, mapping: dict, preserve_missing_labels: bool = False) -> "CrackleArray":
+        """See :func:`crackle.remap`."""
+        return self.create(operations.remap(self, mapping, preserve_missing_labels, parallel=self.parallel))
+
+    def mask(self, labels: list, value: int = 0, in_place: bool = False) -> "CrackleArray":
+        """See :func:`crackle.mask`."""
+        return self.create(operations.mask(self, labels, value, parallel=self.parallel))
+
+    def mask_except(self, labels: list, value: int = 0, in_place: bool = False) -> "CrackleArray":
+        """See :func:`crackle.mask_except`."""
+        return self.create(operations.mask_except(self, labels, value, parallel=self.parallel))
+
+    def refit(self) -> "CrackleArray":
+        """See :func:`crackle.refit`."""
+        return self.create(operations.refit(self))
+
+    def renumber(self, start: int = 0) -> tuple:
+        """See :func:`crackle.renumber`; returns ``(CrackleArray, mapping)``."""
+        binary, mapping = operations.renumber(self, start, self.parallel)
+        return self.create(binary), mapping
+
+    def astype(self, dtype, order: str = "K", casting: str = "unsafe") -> "CrackleArray":
+        """See :func:`crackle.astype`."""
+        return self.create(operations.astype(self, dtype, order, casting))
+
+    def asfortranarray(self) -> "CrackleArray":
+        """See :func:`crackle.asfortranarray`."""
+        return self.copy("F")
+
+    def ascontiguousarray(self) -> "CrackleArray":
+        """See :func:`crackle.ascontiguousarray`."""
+        return self.copy("C")
+
+    def zrange(self, z_start: int, z_end: int) -> "CrackleArray":
+        """Slices ``z_start .. z_end - 1`` as a CrackleArray (crack codes copied)."""
+        return self.create(stacking.zrange(self, z_start, z_end))
+
+    def reencode(self, markov_model_order: int) -> "CrackleArray":
+        """See :func:`crackle.reencode`."""
+        return self.create(recoding.reencode(self, markov_model_order, self.parallel))
+
+    def recompress(self) -> "CrackleArray":
+        """See :func:`crackle.recompress`."""
+        return self.create(stacking.recompress(self, self.parallel))
+
+    def array_equal(self, other) -> bool:
+        """Whether ``other`` (a CrackleArray or stream) decodes to the same shape and values."""
+        return operations.array_equal(self, other, self.parallel)
+
+    def save(self, filelike) -> None:
+        """See :func:`crackle.save`."""
+        from .files import save
+
+        save(self, filelike)
+
+    def any(self, axis=None, out=None, keepdims=False, *, where=True):
+        """Like ``numpy.any``; over the whole array (the default) from the labels alone."""
+        if axis is None and out is None and not keepdims and where is True:
+            return bool(self.size) and bool((self.labels() != 0).any())
+        return self.numpy().any(axis=axis, out=out, keepdims=keepdims, where=where)
+
+    def all(self, axis=None, out=None, keepdims=False, *, where=True):
+        """Like ``numpy.all``; over the whole array (the default) from the labels alone."""
+        if axis is None and out is None and not keepdims and where is True:
+            return 0 not in self
+        return self.numpy().all(axis=axis, out=out, keepdims=keepdims, where=where)
+
+    def _compare(self, other, op):
+        if not isinstance(other, (numbers.Integral, np.integer)):
+            return NotImplemented  # whole volumes: use .array_equal()
+        return self.create(operations.relabel(self, lambda values: op(values, other).astype(np.uint8), np.uint8))
+
+    def __eq__(self, other):
+        """``self == scalar`` as a CrackleArray of 0 and 1 (uint8), without decoding the voxels."""
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other):
+        """``self != scalar`` as a CrackleArray of 0 and 1 (uint8), without decoding the voxels."""
+        return self._compare(other, np.not_equal)
+
+    __hash__ = None
+
+    def _arithmetic(self, scalar, op):
+        if not isinstance(scalar, (numbers.Integral, np.integer)):
+            return NotImplemented
+        return self.create(op(self, int(scalar)))
+
+    def __add__(self, scalar):
+        return self._arithmetic(scalar, operations.add_scalar)
+
+    __radd__ = __add__
+
+    def __sub__(self, scalar):
+        return self._arithmetic(scalar, operations.subtract_scalar)
+
+    def __mul__(self, scalar):
+        return self._arithmetic(scalar, operations.multiply_scalar)
+
+    __rmul__ = __mul__
+
+    def __floordiv__(self, scalar):
+        return self._arithmetic(scalar, operations.floordiv_scalar)

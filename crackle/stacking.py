@@ -17,13 +17,8 @@ from .format.header import CrackleHeader, LabelFormat
 from .format.label_writer import flat_section, pins_section
 from .format.labels import FlatLabels, PinLabels
 from .format.stream import StreamView
-from .operations import copy_header, relabel
+from .operations import copy_header, relabel, stored_model
 from .recoding import reencode_like
-
-
-def _model(view: StreamView) -> np.ndarray:
-    layout = view.layout
-    return view.read(layout.model_offset, layout.model_offset + view.header.num_markov_model_bytes)
 
 
 def _pin_window(view: StreamView, z_start: int, z_end: int) -> tuple:
@@ -63,7 +58,7 @@ def zrange(binary, z_start: int, z_end: int) -> bytes:
         labels_section = pins_section(section.background, foreground, pins, ccs, counts, head)
     codes, offsets = view.crack_codes(z_start, z_end)
     codes = codes[int(offsets[0]) : int(offsets[-1])]
-    return assemble(head, labels_section, _model(view), [codes], np.diff(offsets),
+    return assemble(head, labels_section, stored_model(view), [codes], np.diff(offsets),
                     codec.slice_checksums(view)[z_start:z_end])
 
 
@@ -93,7 +88,7 @@ def _same_codes(views: list) -> bool:
     return all(
         v.header.crack_format == first.header.crack_format
         and v.header.markov_model_order == first.header.markov_model_order
-        and np.array_equal(_model(v), _model(first))
+        and np.array_equal(stored_model(v), stored_model(first))
         for v in views[1:]
     )
 
@@ -147,7 +142,7 @@ def zstack(images: Sequence) -> bytes:
         buffer, offsets = view.crack_codes(0, view.header.sz)
         codes.append(buffer[int(offsets[0]) : int(offsets[-1])])
     lengths = np.concatenate([np.diff(v.layout.code_offsets) for v in views])
-    return assemble(head, labels_section, _model(views[0]), codes, lengths,
+    return assemble(head, labels_section, stored_model(views[0]), codes, lengths,
                     np.concatenate([codec.slice_checksums(v) for v in views]))
 
 
@@ -200,3 +195,24 @@ def zeros(shape, dtype=None, order: str = "C") -> bytes:
 def ones(shape, dtype=None, order: str = "C") -> bytes:
     """A stream of ``shape`` filled with 1 (``dtype`` None: int64)."""
     return full(shape, 1, dtype, order)
+
+
+def recompress(binary, parallel: int = 0) -> bytes:
+    """Decode and compress again, a block of slices (about 256 MiB decoded) at a time.
+
+    After a :func:`remap` or :func:`mask`, neighbouring components may hold
+    the same label; recompressing merges them (smaller crack codes). Keeps the
+    Markov order, and allows pins if the stream has them.
+    """
+    view = codec.stream_view(binary)
+    head = view.header
+    if head.voxels() == 0:
+        return bytes(view.read(0, view.size))
+    pins = int(head.label_format != LabelFormat.FLAT)
+    step = max(1, (256 << 20) // (head.sx * head.sy * head.data_width))
+    parts = [
+        compress(codec.decompress_range(view, z, min(z + step, head.sz), parallel), allow_pins=pins,
+                 markov_model_order=head.markov_model_order, parallel=parallel)
+        for z in range(0, head.sz, step)
+    ]
+    return zstack(parts)
