@@ -539,3 +539,49 @@ def decompress(
         first, last = _occupied(np.flatnonzero(lut), offsets)
         return image[:, :, z_start + first : z_start + last].copy(order=order)
     return image
+
+
+def check(binary) -> dict:
+    """Test a stream for damage, section by section (as crackle-codec's ``check``).
+
+    Returns
+    -------
+    dict
+        ``header``, ``crack_index``, ``labels``: True (checksum matches), False
+        (damaged) or None (not checked: format v0 has no such checksum, or an
+        earlier section is damaged). ``z``: the list of damaged slices (None if
+        not checked).
+    """
+    report = {"header": None, "crack_index": None, "labels": None, "z": None}
+    try:
+        view = stream_view(binary)
+    except FormatError:
+        report["header"] = False
+        return report
+    report["header"] = True
+    head = view.header
+    try:
+        view.layout
+    except FormatError:
+        report["crack_index"] = False
+        return report
+    report["crack_index"] = True
+    if head.format_version == 0:
+        return report
+    try:
+        view.check_labels_crc()
+        view.labels
+        report["labels"] = True
+    except FormatError:
+        report["labels"] = False
+        return report
+    report["z"] = []
+    try:
+        _run_kernel(view, 0, head.sz, 0, None, True)  # all slices at once when intact
+    except FormatError:
+        for z in range(head.sz):
+            try:
+                _run_kernel(view, z, z + 1, 1, None, True)
+            except FormatError:
+                report["z"].append(z)
+    return report

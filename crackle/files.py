@@ -89,8 +89,9 @@ def _writer(filelike, storage_options=None):
             yield raw
 
 
-def _read_bytes(filelike, storage_options=None, allow_mmap: bool = False):
-    """The whole content of a path, URL or file object, gunzipped by suffix or magic."""
+def read_bytes(filelike, storage_options=None, allow_mmap: bool = False):
+    """The whole content of a path, URL or file object, gunzipped if it is gzip data (not checked
+    further)."""
     if hasattr(filelike, "read"):
         data = filelike.read()
     elif _is_url(filelike):
@@ -168,7 +169,7 @@ def save_numpy(arr, filelike, block_size: int = _NPY_BLOCK, storage_options=None
 def bload(filelike, allow_mmap: bool = False, storage_options=None):
     """The Crackle stream in a ``.ckl`` or ``.ckl.gz`` file (memory-mapped if ``allow_mmap`` and the
     file is local and not gzipped)."""
-    data = _read_bytes(filelike, storage_options, allow_mmap)
+    data = read_bytes(filelike, storage_options, allow_mmap)
     codec.header(data)  # a clear error now if this is not a Crackle stream
     return data
 
@@ -181,7 +182,7 @@ def aload(filelike, allow_mmap: bool = False, storage_options=None) -> CrackleAr
 def load(filelike, label=None, parallel: int = 0, storage_options=None) -> np.ndarray:
     """The array in a ``.ckl``, ``.ckl.gz``, ``.npy`` or ``.npy.gz`` file (``label``: a boolean image
     of that label, for Crackle files)."""
-    data = _read_bytes(filelike, storage_options)
+    data = read_bytes(filelike, storage_options)
     if bytes(data[:6]) == b"\x93NUMPY":
         if label is not None:
             raise ValueError("label= applies to Crackle files, not .npy")

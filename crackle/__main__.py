@@ -1,0 +1,7 @@
+"""``python -m crackle``: the ``crackle`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
