@@ -16,9 +16,12 @@ import operator
 import numpy as np
 
 from . import codec
+from .errors import FormatError
 from .format.assemble import assemble
 from .format.header import CrackleHeader, LabelFormat
-from .format.label_writer import flat_section, pins_section
+from .format.label_writer import (
+    flat_section, flat_section_keyed, flat_section_unmerged, pins_section, pins_section_from_records,
+)
 from .format.labels import FlatLabels
 from .format.stream import StreamView
 
@@ -61,12 +64,21 @@ def _fitting_dtype(low: int, high: int, at_least: np.dtype) -> np.dtype:
     raise ValueError(f"labels from {low} to {high} do not fit any 64-bit integer type")
 
 
-def relabel(binary, new_values, dtype: np.dtype, parallel: int = 0) -> bytes:
+def _record_widths(section) -> int:
+    """The format byte of a PINS section's record field widths."""
+    count_w, _, depth_w, cc_w = section.widths
+    return (count_w.bit_length() - 1) | (depth_w.bit_length() - 1) << 2 | (cc_w.bit_length() - 1) << 4
+
+
+def relabel(binary, new_values, dtype: np.dtype, parallel: int = 0, merge: bool = True) -> bytes:
     """The stream with every label ``v`` replaced by ``new_values(v)``, stored as ``dtype``.
 
     ``new_values`` maps an array of the stream's distinct labels (its dtype) to
     an array of their new labels (any integer dtype whose values ``dtype``
-    holds). Labels that become equal merge.
+    holds). With ``merge``, labels that become equal merge into one entry of
+    a sorted labels section; without, the section keeps its structure and
+    only its values change (as crackle-codec's remap: time proportional to
+    the number of labels; the header then flags an unsorted or repeating list).
     """
     view = codec.stream_view(binary)
     head = copy_header(view.header)
@@ -77,9 +89,15 @@ def relabel(binary, new_values, dtype: np.dtype, parallel: int = 0) -> bytes:
     section = view.labels
     counts = np.diff(section.component_offsets)
     if isinstance(section, FlatLabels):
+        if section.keys.size and int(section.keys.max()) >= section.unique.size:
+            raise FormatError(f"labels section key {int(section.keys.max())} exceeds the "
+                              f"{section.unique.size} unique labels")
         mapped = np.asarray(new_values(section.unique)).astype(dtype)
-        section.lookup(0, 0, mapped)  # checks the keys before they index
-        return rebuild(view, head, flat_section(mapped[section.keys], counts, head))
+        if merge:
+            return rebuild(view, head, flat_section_keyed(mapped, section.keys, counts, head))
+        labels_section = flat_section_unmerged(mapped, section.keys, counts, head)
+        head.is_sorted, head.is_remapped = _order_flags(mapped)
+        return rebuild(view, head, labels_section)
     present = np.concatenate([np.array([section.background], dtype=view.header.dtype),
                               section.unique.astype(view.header.dtype)])
     values = np.asarray(new_values(present)).astype(dtype)
@@ -89,6 +107,11 @@ def relabel(binary, new_values, dtype: np.dtype, parallel: int = 0) -> bytes:
         return rebuild(view, head, flat_section(component, counts, head))
     background, mapped = values[0], values[1:]
     foreground = np.unique(mapped[mapped != background])
+    if not merge or np.array_equal(foreground, mapped):  # the records stand as they are
+        labels_section = pins_section_from_records(background, mapped, counts, _record_widths(section),
+                                                   section.records, head)
+        head.is_sorted, head.is_remapped = _order_flags(values[1:], background)
+        return rebuild(view, head, labels_section)
     owner = np.where(mapped == background, -1, np.searchsorted(foreground, mapped))
     pin_label, pin_index, pin_depth, cc_label, cc_id = view.pin_records
     pin_owner, cc_owner = owner[pin_label], owner[cc_label]
@@ -99,14 +122,29 @@ def relabel(binary, new_values, dtype: np.dtype, parallel: int = 0) -> bytes:
     ))
 
 
+def _order_flags(values: np.ndarray, background=None) -> tuple:
+    """``(is_sorted, is_remapped)`` header flags for a stored label list: ascending, and whether a
+    value may repeat (in the list or as the background)."""
+    ascending = bool(np.all(values[1:] > values[:-1]))
+    repeats = not ascending and np.unique(values).size < values.size
+    if background is not None:
+        repeats = repeats or bool(np.any(values == background))
+    return ascending, repeats
+
+
 def _mapping_arrays(mapping: dict, dtype: np.dtype) -> tuple:
-    """``(keys, values)`` of ``mapping`` as sorted arrays: keys in ``dtype`` (keys it cannot hold are
-    dropped: no label equals them), values as Python-int object array."""
+    """``(keys, values)`` of ``mapping``, sorted by key: keys in ``dtype`` (keys it cannot hold are
+    dropped: no label equals them), values as an integer array (object if no dtype holds them all)."""
+    keys = np.array(list(mapping.keys()))
+    values = np.array(list(mapping.values()))
+    if keys.dtype.kind not in "ui" or values.dtype.kind not in "uiO":
+        keys = np.array([int(k) for k in mapping.keys()], dtype=object)
+        values = np.array([int(v) for v in mapping.values()], dtype=object)
     info = np.iinfo(dtype)
-    pairs = sorted((int(k), int(v)) for k, v in mapping.items() if info.min <= int(k) <= info.max)
-    keys = np.array([k for k, _ in pairs], dtype=dtype)
-    values = np.array([v for _, v in pairs], dtype=object)
-    return keys, values
+    inside = (keys >= info.min) & (keys <= info.max) if keys.size else np.zeros(0, dtype=bool)
+    keys, values = keys[inside].astype(dtype), values[inside]
+    order = np.argsort(keys, kind="stable")
+    return keys[order], values[order]
 
 
 def remap(binary, mapping: dict, preserve_missing_labels: bool = False, in_place: bool = False,
@@ -139,16 +177,17 @@ def remap(binary, mapping: dict, preserve_missing_labels: bool = False, in_place
     found = keys[at] == labels if keys.size else np.zeros(labels.size, dtype=bool)
     if not preserve_missing_labels and not found.all():
         raise KeyError(f"label {int(labels[~found][0])} is not in the mapping (preserve_missing_labels=False)")
-    new = np.array([int(v) for v in labels], dtype=object)
-    new[found] = values[at[found]]
-    low, high = (builtins.min(new), builtins.max(new)) if new.size else (0, 0)
-    dtype = _fitting_dtype(int(low), int(high), head.dtype)
-    table_old, table_new = labels, np.array(new.tolist(), dtype=dtype)
+    replaced, kept = values[at[found]], labels[~found]
+    extremes = [int(a.min()) for a in (replaced, kept) if a.size] + [int(a.max()) for a in (replaced, kept) if a.size]
+    dtype = _fitting_dtype(builtins.min(extremes, default=0), builtins.max(extremes, default=0), head.dtype)
+    table_old, table_new = labels, np.empty(labels.size, dtype=dtype)
+    table_new[found] = replaced.astype(dtype) if replaced.dtype != object else np.array(replaced.tolist(), dtype=dtype)
+    table_new[~found] = kept
 
     def new_values(values: np.ndarray) -> np.ndarray:
         return table_new[np.searchsorted(table_old, values)]
 
-    return relabel(view, new_values, dtype, parallel)
+    return relabel(view, new_values, dtype, parallel, merge=False)
 
 
 def mask(binary, labels: list, value: int = 0, in_place: bool = False, parallel: int = 0) -> bytes:

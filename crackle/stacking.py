@@ -37,8 +37,23 @@ def _pin_window(view: StreamView, z_start: int, z_end: int) -> tuple:
     c_start, c_end = int(section.component_offsets[z_start]), int(section.component_offsets[z_end])
     listed = (cc_id >= c_start) & (cc_id < c_end)
     used = np.unique(np.concatenate([pin_label[inside], cc_label[listed]]))
-    owner = np.searchsorted(used, pin_label[inside]), np.searchsorted(used, cc_label[listed])
-    return (section.unique[used], (owner[0], index, last - first), (owner[1], cc_id[listed] - c_start))
+    # The stored list may be unsorted or repeat values (after a remap): sort and merge here.
+    foreground, slot = np.unique(section.unique[used], return_inverse=True)
+    owner = slot[np.searchsorted(used, pin_label[inside])], slot[np.searchsorted(used, cc_label[listed])]
+    return _without_background(section.background, foreground, (owner[0], index, last - first),
+                               (owner[1], cc_id[listed] - c_start))
+
+
+def _without_background(background, foreground: np.ndarray, pins: tuple, ccs: tuple) -> tuple:
+    """Drop the records of a foreground label equal to the background (after a remap): its
+    components get the background anyway. Returns ``(foreground, pins, ccs)``."""
+    keep = foreground != background
+    if keep.all():
+        return foreground, pins, ccs
+    renumber = np.cumsum(keep) - 1
+    pins = tuple(a[keep[pins[0]]] for a in (renumber[pins[0]], *pins[1:]))
+    ccs = tuple(a[keep[ccs[0]]] for a in (renumber[ccs[0]], *ccs[1:]))
+    return foreground[keep], pins, ccs
 
 
 def zrange(binary, z_start: int, z_end: int) -> bytes:
@@ -158,11 +173,11 @@ def _stacked_pins(views: list, counts: np.ndarray, head: CrackleHeader) -> bytes
         ccs.append((remap[cc_label], cc_id + components))
         z += view.header.sz
         components += int(view.labels.component_offsets[-1])
-    return pins_section(
-        views[0].labels.background, foreground,
-        tuple(np.concatenate([p[i] for p in pins]) for i in range(3)),
-        tuple(np.concatenate([c[i] for c in ccs]) for i in range(2)), counts, head,
-    )
+    background = views[0].labels.background
+    foreground, pins, ccs = _without_background(
+        background, foreground, tuple(np.concatenate([p[i] for p in pins]) for i in range(3)),
+        tuple(np.concatenate([c[i] for c in ccs]) for i in range(2)))
+    return pins_section(background, foreground, pins, ccs, counts, head)
 
 
 def repeat_slice(binary, times: int) -> bytes:

@@ -92,6 +92,32 @@ def test_value_operations_match_numpy(seed):
             crackle.floordiv_scalar(stream, 0)
 
 
+def test_remapped_streams_answer_queries_and_further_operations(seed):
+    """remap keeps the labels section's structure (unsorted, repeating values): everything else copes."""
+    rng = np.random.default_rng(seed)
+    for name, stream, arr in cases(seed):
+        labels = np.unique(arr)
+        if labels.size < 2:
+            continue
+        mapping = {int(v): int(rng.choice(labels[:3])) for v in labels}  # merges, onto the background too
+        mapping[int(labels[-1])] = int(labels[0]) + 1000 if arr.dtype.kind == "u" else -7
+        result = crackle.remap(stream, mapping)
+        expected = as_map(arr, mapping, decoded(result).dtype)
+        np.testing.assert_array_equal(decoded(result), expected, err_msg=name)
+        np.testing.assert_array_equal(crackle.labels(result), np.unique(expected), err_msg=name)
+        assert crackle.num_labels(result) == np.unique(expected).size
+        assert (crackle.min(result), crackle.max(result)) == (expected.min(), expected.max())
+        assert all(crackle.contains(result, int(v)) == (v in expected) for v in list(labels) + [int(expected.max())])
+        before, middle, after = crackle.zsplit(result, arr.shape[2] // 2)
+        np.testing.assert_array_equal(decoded(crackle.zstack([before, middle, after])), expected, err_msg=name)
+        np.testing.assert_array_equal(decoded(crackle.zstack([result, stream])),
+                                      np.concatenate([expected, arr.astype(expected.dtype)], axis=2), err_msg=name)
+        np.testing.assert_array_equal(decoded(crackle.mask(result, [int(expected.max())])),
+                                      np.where(expected == expected.max(), 0, expected), err_msg=name)
+        assert crackle.array_equal(crackle.recompress(result), result)
+        np.testing.assert_array_equal(crackle.labels_for_z_range(result, 0, 1), np.unique(expected[:, :, :1]))
+
+
 def test_results_decode_with_crackle_codec(seed, reference):
     rng = np.random.default_rng(seed)
     streams, expected = [], []

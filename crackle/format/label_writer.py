@@ -33,34 +33,69 @@ def _counts_bytes(counts: np.ndarray, head: CrackleHeader) -> bytes:
     return counts.astype(unsigned_dtype(head.component_width()).newbyteorder("<")).tobytes()
 
 
+def _stored_patterns(values: np.ndarray, head: CrackleHeader) -> np.ndarray:
+    """Values as stored: unsigned, two's complement truncated to the stored width."""
+    stored = unsigned_dtype(head.stored_data_width)
+    return (values.astype(np.int64) if head.signed else values).astype(stored, copy=False)
+
+
+def _flat_bytes(unique: np.ndarray, keys: np.ndarray, counts: np.ndarray, head: CrackleHeader) -> bytes:
+    stored = unsigned_dtype(head.stored_data_width).newbyteorder("<")
+    return b"".join(
+        [
+            np.uint64(unique.size).tobytes(),
+            memoryview(unique.astype(stored)).cast("B"),
+            _counts_bytes(counts, head),
+            memoryview(np.ascontiguousarray(keys)).cast("B"),
+        ]
+    )
+
+
+def _key_dtype(nunique: int) -> np.dtype:
+    return unsigned_dtype(byte_width(nunique)).newbyteorder("<")
+
+
 def flat_section(values: np.ndarray, counts: np.ndarray, head: CrackleHeader) -> bytes:
     """FLAT labels section from every component's value (slice by slice) and the components per
     slice: unique values (ascending as stored), components per slice, keys.
 
-    Sets ``head.stored_data_width`` (and ``is_sorted``).
+    Works through the components a chunk at a time, so that no temporary as
+    large as the component list (in 8-byte integers) exists. Sets
+    ``head.stored_data_width`` (and ``is_sorted``).
     """
     head.stored_data_width = stored_width(values, head.signed)
     head.is_sorted = True
-    stored = unsigned_dtype(head.stored_data_width)
-
-    def patterns(start):
-        part = values[start : start + _CHUNK]
-        # Signed values: two's complement, truncated to the stored width.
-        return (part.astype(np.int64) if head.signed else part).astype(stored, copy=False)
-
     starts = range(0, values.size, _CHUNK)
-    unique = np.unique(np.concatenate([np.unique(patterns(start)) for start in starts] or [np.zeros(0, stored)]))
-    keys = np.empty(values.size, dtype=unsigned_dtype(byte_width(unique.size)).newbyteorder("<"))
+    parts = [np.unique(_stored_patterns(values[start : start + _CHUNK], head)) for start in starts]
+    unique = np.unique(np.concatenate(parts)) if parts else np.zeros(0, unsigned_dtype(head.stored_data_width))
+    keys = np.empty(values.size, dtype=_key_dtype(unique.size))
     for start in starts:
-        keys[start : start + _CHUNK] = np.searchsorted(unique, patterns(start))
-    return b"".join(
-        [
-            np.uint64(unique.size).tobytes(),
-            memoryview(unique.astype(stored.newbyteorder("<"))).cast("B"),
-            _counts_bytes(counts, head),
-            memoryview(keys).cast("B"),
-        ]
-    )
+        keys[start : start + _CHUNK] = np.searchsorted(unique, _stored_patterns(values[start : start + _CHUNK], head))
+    return _flat_bytes(unique, keys, counts, head)
+
+
+def flat_section_keyed(values: np.ndarray, keys: np.ndarray, counts: np.ndarray, head: CrackleHeader) -> bytes:
+    """FLAT labels section where component ``c`` has value ``values[keys[c]]``.
+
+    Work is proportional to ``values`` when they stay distinct and in stored
+    order (the keys are reused as they are), else one pass over ``keys``. Sets
+    ``head.stored_data_width`` (and ``is_sorted``).
+    """
+    head.stored_data_width = stored_width(values, head.signed)
+    head.is_sorted = True
+    unique, inverse = np.unique(_stored_patterns(values, head), return_inverse=True)
+    if unique.size == values.size and np.array_equal(inverse, np.arange(values.size)) \
+            and keys.dtype.itemsize == byte_width(unique.size):
+        return _flat_bytes(unique, keys, counts, head)
+    return _flat_bytes(unique, inverse.astype(_key_dtype(unique.size))[keys], counts, head)
+
+
+def flat_section_unmerged(values: np.ndarray, keys: np.ndarray, counts: np.ndarray, head: CrackleHeader) -> bytes:
+    """FLAT labels section where component ``c`` has value ``values[keys[c]]``, with ``values``
+    stored as they are (unsorted or repeating values allowed; the caller sets the header's flags).
+    Sets ``head.stored_data_width``."""
+    head.stored_data_width = stored_width(values, head.signed)
+    return _flat_bytes(_stored_patterns(values, head), keys, counts, head)
 
 
 def pins_section(background, foreground: np.ndarray, pins: tuple, ccs: tuple, counts: np.ndarray,
@@ -87,8 +122,12 @@ def pins_section(background, foreground: np.ndarray, pins: tuple, ccs: tuple, co
     pin_owner, pin_index, depth = pins
     order = np.lexsort((pin_index, pin_owner))
     pin_owner, pin_index, depth = pin_owner[order], pin_index[order], depth[order]
-    cc_pairs = np.unique(np.stack([ccs[0], ccs[1]]).astype(np.int64).reshape(2, -1), axis=1)
-    cc_owner, cc_ids = cc_pairs[0], cc_pairs[1]
+    cc_owner, cc_ids = np.asarray(ccs[0], dtype=np.int64), np.asarray(ccs[1], dtype=np.int64)
+    order = np.lexsort((cc_ids, cc_owner))
+    cc_owner, cc_ids = cc_owner[order], cc_ids[order]
+    fresh = np.ones(cc_ids.size, dtype=bool)
+    fresh[1:] = (cc_owner[1:] != cc_owner[:-1]) | (cc_ids[1:] != cc_ids[:-1])
+    cc_owner, cc_ids = cc_owner[fresh], cc_ids[fresh]
     pin_ptr = np.searchsorted(pin_owner, np.arange(foreground.size + 1))
     cc_ptr = np.searchsorted(cc_owner, np.arange(foreground.size + 1))
     count_width = byte_width(int(max(np.diff(pin_ptr).max(initial=0), np.diff(cc_ptr).max(initial=0))))
@@ -102,11 +141,19 @@ def pins_section(background, foreground: np.ndarray, pins: tuple, ccs: tuple, co
     written = write_pin_records(pin_ptr, pin_index, depth, cc_ptr, cc_ids,
                                 count_width, index_width, depth_width, cc_width, records)
     assert written == records.size
+    widths = (count_width.bit_length() - 1) | (depth_width.bit_length() - 1) << 2 | (cc_width.bit_length() - 1) << 4
+    return pins_section_from_records(background, foreground, counts, widths, records, head)
 
+
+def pins_section_from_records(background, foreground: np.ndarray, counts: np.ndarray, widths: int, records,
+                              head: CrackleHeader) -> bytes:
+    """Condensed PINS labels section around records already written (``widths``: the format byte).
+
+    Sets ``head.stored_data_width`` (and ``is_sorted``).
+    """
     head.stored_data_width = byte_width(max(int(background), int(foreground.max(initial=0))))
     head.is_sorted = True
     stored = unsigned_dtype(head.stored_data_width).newbyteorder("<")
-    widths = (count_width.bit_length() - 1) | (depth_width.bit_length() - 1) << 2 | (cc_width.bit_length() - 1) << 4
     return b"".join(
         [
             np.array([background], dtype=stored).tobytes(),
@@ -114,6 +161,6 @@ def pins_section(background, foreground: np.ndarray, pins: tuple, ccs: tuple, co
             foreground.astype(stored).tobytes(),
             _counts_bytes(counts, head),
             bytes([widths]),
-            records.tobytes(),
+            memoryview(records).cast("B"),
         ]
     )
