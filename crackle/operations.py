@@ -167,25 +167,37 @@ def remap(binary, mapping: dict, preserve_missing_labels: bool = False, in_place
     -------
     bytes
         The dtype widens (unsigned if no label is negative) when new labels do
-        not fit the old one; labels mapped to the same value merge.
+        not fit the old one. As crackle-codec's, the labels section keeps its
+        structure (time proportional to the number of labels): labels mapped
+        to one value stay separate entries, and the header flags the list as
+        unsorted. Every function reads such streams; :func:`recompress`
+        merges the components that became equal.
     """
     view = codec.stream_view(binary)
     head = view.header
     keys, values = _mapping_arrays(mapping, head.dtype)
-    labels = codec.labels(view)
-    at = np.minimum(np.searchsorted(keys, labels), builtins.max(keys.size - 1, 0))
-    found = keys[at] == labels if keys.size else np.zeros(labels.size, dtype=bool)
-    if not preserve_missing_labels and not found.all():
-        raise KeyError(f"label {int(labels[~found][0])} is not in the mapping (preserve_missing_labels=False)")
-    replaced, kept = values[at[found]], labels[~found]
-    extremes = [int(a.min()) for a in (replaced, kept) if a.size] + [int(a.max()) for a in (replaced, kept) if a.size]
-    dtype = _fitting_dtype(builtins.min(extremes, default=0), builtins.max(extremes, default=0), head.dtype)
-    table_old, table_new = labels, np.empty(labels.size, dtype=dtype)
-    table_new[found] = replaced.astype(dtype) if replaced.dtype != object else np.array(replaced.tolist(), dtype=dtype)
-    table_new[~found] = kept
+    if head.voxels() == 0:
+        return relabel(view, lambda v: v, head.dtype)
+    unique, background = view.unique
+    present = unique if background is None else np.append(unique, unique.dtype.type(background))
 
-    def new_values(values: np.ndarray) -> np.ndarray:
-        return table_new[np.searchsorted(table_old, values)]
+    def find(labels: np.ndarray) -> tuple:
+        at = np.minimum(np.searchsorted(keys, labels), builtins.max(keys.size - 1, 0))
+        return at, (keys[at] == labels if keys.size else np.zeros(labels.size, dtype=bool))
+
+    at, found = find(present)
+    if not preserve_missing_labels and not found.all():
+        raise KeyError(f"label {int(present[~found][0])} is not in the mapping (preserve_missing_labels=False)")
+    extremes = [int(a.min()) for a in (values[at[found]], present[~found]) if a.size]
+    extremes += [int(a.max()) for a in (values[at[found]], present[~found]) if a.size]
+    dtype = _fitting_dtype(builtins.min(extremes, default=0), builtins.max(extremes, default=0), head.dtype)
+    targets = values.astype(dtype) if values.dtype != object else np.array(values.tolist(), dtype=dtype)
+
+    def new_values(labels: np.ndarray) -> np.ndarray:
+        at, found = find(labels)
+        out = labels.astype(dtype)
+        out[found] = targets[at[found]]
+        return out
 
     return relabel(view, new_values, dtype, parallel, merge=False)
 
