@@ -22,7 +22,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -34,19 +33,11 @@ sys.path.insert(0, str(ROOT))
 import crackle  # noqa: E402
 import crackle_dask  # noqa: E402
 from crackle_dask.stack import StreamStack  # noqa: E402
+from benchmarks.timing import BEST_SOURCE, best  # noqa: E402
 from tests.reference import run_reference  # noqa: E402
 from tests.servers import http_server  # noqa: E402
 
 DATA = Path(os.environ.get("CRACKLE_TEST_DATA", ROOT.parent / "shared" / "data"))
-
-
-def best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def table(title: str, header: tuple, rows: list) -> None:
@@ -57,14 +48,11 @@ def table(title: str, header: tuple, rows: list) -> None:
 
 
 def reference_decompress_time(path: Path, repeat: int) -> float:
-    code = f"""
-import json, time, crackle
+    code = BEST_SOURCE + f"""
+import json, crackle
 stream = open({str(path)!r}, "rb").read()
 crackle.decompress(stream)
-times = []
-for _ in range({repeat}):
-    start = time.perf_counter(); crackle.decompress(stream); times.append(time.perf_counter() - start)
-print(json.dumps(min(times)))
+print(json.dumps(best(lambda: crackle.decompress(stream), {repeat})))
 """
     return run_reference(code)
 

@@ -23,22 +23,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.timing import BEST_SOURCE  # noqa: E402
 from tests.reference import run_reference  # noqa: E402
 
 DATA = Path(os.environ.get("CRACKLE_TEST_DATA", ROOT.parent / "shared" / "data"))
 STREAMS = ("shared file (pins, M7)", "flat, M0", "flat, M5", "pins, M5", "flat, M0, C order")
 
 # The same timing code runs in both processes; ``crackle`` is whichever is importable.
-TIMINGS = """
-import json, time, numpy as np, crackle
-
-def best(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+TIMINGS = BEST_SOURCE + """
+import json, numpy as np, crackle
 
 def measure(paths, repeat):
     rows = {}

@@ -21,23 +21,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.timing import BEST_SOURCE  # noqa: E402
 from tests.reference import run_reference  # noqa: E402
 
 DATA = Path(os.environ.get("CRACKLE_TEST_DATA", ROOT.parent / "shared" / "data"))
 
-TIMINGS = """
-import json, time, numpy as np, crackle
-
-def best(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        try:
-            fn()
-        except Exception as err:  # noqa: BLE001 - reported in the table
-            return type(err).__name__
-        times.append(time.perf_counter() - start)
-    return min(times)
+TIMINGS = BEST_SOURCE + """
+import json, numpy as np, crackle
 
 def measure(paths, repeat):
     rows = {}

@@ -4,6 +4,7 @@ The public API keeps crackle-codec's names, signatures and defaults. Every
 function that takes a stream accepts a bytes-like object or a CrackleArray.
 """
 
+from .analysis import bounding_boxes, centroids, to_parquet, voxel_counts
 from .array import CrackleArray
 from .codec import (
     contains,
@@ -55,6 +56,8 @@ __all__ = [
     "asfortranarray",
     "astype",
     "bload",
+    "bounding_boxes",
+    "centroids",
     "compress",
     "contains",
     "contains_range",
@@ -81,6 +84,8 @@ __all__ = [
     "save",
     "save_numpy",
     "subtract_scalar",
+    "to_parquet",
+    "voxel_counts",
     "zeros",
     "zshatter",
     "zsplit",

@@ -5,7 +5,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from . import codec, operations, recoding, stacking
+from . import analysis, codec, operations, recoding, stacking
 from .encoder import compress_flat
 from .format.header import CrackFormat, CrackleHeader
 from .format.stream import MemoryStream
@@ -282,6 +282,27 @@ class CrackleArray:
         from .files import save
 
         save(self, filelike)
+
+    def voxel_counts(self, label=None):
+        """See :func:`crackle.voxel_counts`."""
+        return analysis.voxel_counts(self, label, self.parallel)
+
+    def centroids(self, label=None):
+        """See :func:`crackle.centroids`."""
+        return analysis.centroids(self, label, self.parallel)
+
+    def bounding_boxes(self, label=None, no_slice_conversion: bool = False):
+        """See :func:`crackle.bounding_boxes`."""
+        return analysis.bounding_boxes(self, label, self.parallel, no_slice_conversion)
+
+    def to_parquet(self):
+        """See :func:`crackle.to_parquet`."""
+        return analysis.to_parquet(self, self.parallel)
+
+    def cache_meta(self, path) -> None:
+        """Write the ``.meta.parquet`` sidecar (voxel counts and bounding boxes) for the Crackle file
+        at ``path`` (``x.ckl`` or ``x.ckl.gz`` -> ``x.ckl.meta.parquet``), atomically."""
+        analysis.write_sidecar(self, analysis.sidecar_path(path), self.parallel)
 
     def any(self, axis=None, out=None, keepdims=False, *, where=True):
         """Like ``numpy.any``; over the whole array (the default) from the labels alone."""

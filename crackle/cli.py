@@ -23,7 +23,7 @@ from .errors import FormatError
 from .recoding import reencode
 from .stacking import recompress, zstack
 
-SUBCOMMANDS = ("convert", "info", "labels", "test", "stack", "renumber")
+SUBCOMMANDS = ("convert", "info", "labels", "test", "meta", "stack", "renumber")
 _FORMATS = ("ckl", "npy")
 _PROGRESS_BYTES = 256 << 20  # inputs at least this large get a progress bar
 
@@ -107,6 +107,19 @@ def test_file(src: str) -> bool:
         and not report["z"]
 
 
+def write_meta(src: str, skip_empty: bool = False, print_only: bool = False) -> None:
+    """Write ``src``'s ``.meta.parquet`` sidecar beside it (or print the table)."""
+    from . import analysis
+
+    stream = files.bload(src)
+    if skip_empty and codec.num_labels(stream) <= 1 and codec.contains(stream, 0):
+        return
+    if print_only:
+        print(f"{src}:\n{analysis.to_parquet(stream).to_pandas()}")
+    else:
+        analysis.write_sidecar(stream, analysis.sidecar_path(src))
+
+
 def _stack_dir(source: str, output: str) -> None:
     folder = Path(source)
     if not folder.is_dir():
@@ -166,6 +179,8 @@ def _seed_parser() -> argparse.ArgumentParser:
                         help="Markov model order for crack codes (0-15; default 0)")
     parser.add_argument("-p", "--pins", "--allow-pins", dest="allow_pins", action="store_true",
                         help="allow pins labels (smaller for large, boundary-sparse volumes)")
+    parser.add_argument("-M", "--meta", action="store_true",
+                        help="also write each .ckl file's .ckl.meta.parquet sidecar (voxel counts, bounding boxes)")
     _common(parser, short_parallel=False)
     return parser
 
@@ -185,6 +200,10 @@ def _subcommand_parser() -> argparse.ArgumentParser:
                        ("test", "check every checksum, name damaged sections")):
         command = commands.add_parser(name, help=text)
         command.add_argument("files", nargs="+", metavar="FILE")
+    meta = commands.add_parser("meta", help="write .ckl.meta.parquet sidecars (voxel counts, bounding boxes)")
+    meta.add_argument("files", nargs="+", metavar="FILE")
+    meta.add_argument("-s", "--skip-empty", action="store_true", help="skip files holding only background")
+    meta.add_argument("--print", dest="print_only", action="store_true", help="print the tables instead")
     stack = commands.add_parser("stack", help="zstack every .ckl file of a directory, in name order")
     stack.add_argument("source", metavar="DIR")
     stack.add_argument("-o", "--output", default="merged.ckl")
@@ -209,6 +228,8 @@ def main(argv=None) -> int:
             return _each(args.files, _print_labels, progress=False)
         if args.command == "test":
             return _each(args.files, test_file, progress=False)
+        if args.command == "meta":
+            return _each(args.files, lambda f: write_meta(f, args.skip_empty, args.print_only))
         if args.command == "stack":
             return _each([args.source], lambda d: _stack_dir(d, args.output), progress=False)
         return _each([args.source], lambda s: _renumber(s, args.output, args.parallel), progress=False)
@@ -216,8 +237,13 @@ def main(argv=None) -> int:
     if args.test:
         return _each(args.files, test_file, progress=False)
     to = "npy" if args.decompress else "ckl"
-    return _each(args.files, lambda f: convert_file(f, to, args.allow_pins, args.markov, args.gzip, True,
-                                                   args.parallel))
+
+    def convert(path: str) -> None:
+        out = convert_file(path, to, args.allow_pins, args.markov, args.gzip, True, args.parallel)
+        if args.meta and to == "ckl":
+            write_meta(out)
+
+    return _each(args.files, convert)
 
 
 def _script(to: str, description: str, argv=None) -> int:

@@ -277,7 +277,7 @@ def _kernel_values(view: StreamView, label, out_dtype: np.dtype):
 
 
 def _run_kernel(view: StreamView, z_start: int, z_end: int, parallel: int, label, verify: bool,
-                target=None, out_z: int = 0, checksums: bool = False):
+                target=None, out_z: int = 0, checksums: bool = False, stats=None):
     """Decode slices ``z_start .. z_end - 1``; returns ``(lut, out, crcs)``.
 
     ``target()`` is called once every check that needs no decoding has passed
@@ -339,15 +339,16 @@ def _run_kernel(view: StreamView, z_start: int, z_end: int, parallel: int, label
         flat, base, s0, s1, s2, out is not None, checksum,
         max_code_len, runs_capacity,
     )
+    stats = np.zeros((0, 7), dtype=np.int64) if stats is None else stats
     with _threads(parallel):
         threads = builtins.min(numba.get_num_threads(), nz)
         if threads == 1:
-            decode_block(*args, 0, nz, statuses, crcs)
+            decode_block(*args, 0, nz, statuses, crcs, stats)
         else:
             # Small blocks balance the threads; in C order, a block spans whole cache lines of z.
             line = 1 if s0 == 1 else 64 // values.itemsize
             block = builtins.max(line, -(-nz // (8 * threads)))
-            decode_slices(*args, threads, block, statuses, crcs)
+            decode_slices(*args, threads, block, statuses, crcs, stats)
     bad = np.flatnonzero(statuses)
     if bad.size:
         i = int(bad[0])

@@ -16,7 +16,6 @@ import operator
 import numpy as np
 
 from . import codec
-from .errors import FormatError
 from .format.assemble import assemble
 from .format.header import CrackleHeader, LabelFormat
 from .format.label_writer import (
@@ -89,9 +88,7 @@ def relabel(binary, new_values, dtype: np.dtype, parallel: int = 0, merge: bool 
     section = view.labels
     counts = np.diff(section.component_offsets)
     if isinstance(section, FlatLabels):
-        if section.keys.size and int(section.keys.max()) >= section.unique.size:
-            raise FormatError(f"labels section key {int(section.keys.max())} exceeds the "
-                              f"{section.unique.size} unique labels")
+        section.check_keys()
         mapped = np.asarray(new_values(section.unique)).astype(dtype)
         if merge:
             return rebuild(view, head, flat_section_keyed(mapped, section.keys, counts, head))

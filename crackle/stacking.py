@@ -14,7 +14,7 @@ from . import codec
 from .encoder import compress
 from .format.assemble import assemble
 from .format.header import CrackleHeader, LabelFormat
-from .format.label_writer import flat_section, pins_section
+from .format.label_writer import flat_section, flat_section_keyed, pins_section
 from .format.labels import FlatLabels, PinLabels
 from .format.stream import StreamView
 from .operations import copy_header, relabel, stored_model
@@ -149,6 +149,13 @@ def zstack(images: Sequence) -> bytes:
     sections = [v.labels for v in views]
     if all(isinstance(s, PinLabels) for s in sections) and len({int(s.background) for s in sections}) == 1:
         labels_section = _stacked_pins(views, counts, head)
+    elif all(isinstance(s, FlatLabels) for s in sections):
+        for section in sections:
+            section.check_keys()
+        starts = np.cumsum([0] + [s.unique.size for s in sections])
+        keys = np.concatenate([s.keys.astype(np.int64) + start for s, start in zip(sections, starts)])
+        values = np.concatenate([s.unique.astype(dtype) for s in sections])
+        labels_section = flat_section_keyed(values, keys, counts, head)
     else:
         head.label_format = LabelFormat.FLAT
         labels_section = flat_section(np.concatenate([codec.component_values(v) for v in views]), counts, head)

@@ -72,6 +72,11 @@ class FlatLabels:
     component_offsets: np.ndarray
     keys: np.ndarray
 
+    def check_keys(self) -> None:
+        """Raise FormatError if a key points past the unique values."""
+        if self.keys.size and int(self.keys.max()) >= self.unique.size:
+            raise FormatError(f"labels section key {int(self.keys.max())} exceeds the {self.unique.size} unique labels")
+
     def lookup(self, c_start: int, c_end: int, values: np.ndarray) -> np.ndarray:
         """``values[key]`` for global components ``c_start .. c_end - 1``.
 

@@ -115,11 +115,29 @@ def _decode_slice(
 
 
 @njit(cache=True, nogil=True)
+def _accumulate(run_start, run_end, row_first, labels, sy, lut_base, stats):
+    """Add one slice's runs to its components' rows of ``stats`` (see :func:`decode_block`)."""
+    for y in range(sy):
+        for r in range(row_first[y], row_first[y + 1]):
+            x0 = run_start[r]
+            x1 = run_end[r]
+            n = x1 - x0
+            row = lut_base + labels[r]
+            stats[row, 0] += n
+            stats[row, 1] += (x0 + x1 - 1) * n // 2
+            stats[row, 2] += y * n
+            stats[row, 3] = min(stats[row, 3], x0)
+            stats[row, 4] = max(stats[row, 4], x1 - 1)
+            stats[row, 5] = min(stats[row, 5], y)
+            stats[row, 6] = max(stats[row, 6], y)
+
+
+@njit(cache=True, nogil=True)
 def decode_block(
     buf, code_offsets, sx, sy, permissible, markov_order, markov_table,
     lut_offsets, lut, pin_ptr, pin_xy, pin_val,
     out, base, s0, s1, s2, write, checksum,
-    max_code_len, runs_capacity, first, last, statuses, crcs,
+    max_code_len, runs_capacity, first, last, statuses, crcs, stats,
 ):
     """Decode slices ``first .. last - 1`` of a z-range on the calling thread.
 
@@ -144,6 +162,9 @@ def decode_block(
         Longest crack code of the range; most runs any slice may hold.
     statuses, crcs : arrays
         Per-slice status code and crc32c of the component ids.
+    stats : int64 array (components of the range, 7) or (0, 7)
+        When it has rows: each component's pixel count, sum of x, sum of y,
+        min x, max x, min y, max y are accumulated into its row (lut index).
     """
     nwords = sx // 64 + 1
     vertices = (sx + 1) * (sy + 1)
@@ -178,6 +199,8 @@ def decode_block(
             xy = pin_xy[e]
             r = run_at(run_start, row_first, xy % sx, xy // sx)
             lut[lut_base + labels[r]] = pin_val[e]
+        if stats.shape[0]:
+            _accumulate(run_start, run_end, row_first, labels, sy, lut_base, stats)
         if lines:
             k = (i - first) % group
             crcs[i] = _write_slice(
@@ -197,7 +220,7 @@ def decode_slices(
     buf, code_offsets, sx, sy, permissible, markov_order, markov_table,
     lut_offsets, lut, pin_ptr, pin_xy, pin_val,
     out, base, s0, s1, s2, write, checksum,
-    max_code_len, runs_capacity, nworkers, block, statuses, crcs,
+    max_code_len, runs_capacity, nworkers, block, statuses, crcs, stats,
 ):
     """Decode every slice of a z-range with ``nworkers`` threads.
 
@@ -220,5 +243,5 @@ def decode_slices(
                 buf, code_offsets, sx, sy, permissible, markov_order, markov_table,
                 lut_offsets, lut, pin_ptr, pin_xy, pin_val,
                 out, base, s0, s1, s2, write, checksum,
-                max_code_len, runs_capacity, b * block, min((b + 1) * block, nz), statuses, crcs,
+                max_code_len, runs_capacity, b * block, min((b + 1) * block, nz), statuses, crcs, stats,
             )

@@ -1,0 +1,152 @@
+"""Per-label statistics from compressed streams: voxel counts, centroids, bounding boxes, the sidecar.
+
+The slices' components are labelled from their crack codes and their pixel
+statistics gathered in the same pass (no voxel array is built), a block of
+slices at a time; per-label results are reductions over the components.
+"""
+
+import builtins
+from typing import Optional
+
+import numpy as np
+
+from . import codec
+from .format.stream import StreamView
+
+_BLOCK_COMPONENTS = 1 << 21  # components whose statistics are held at once (7 int64 each)
+# Columns of a statistics table: pixel count, sum of x, y and z, min x, max x, min y, max y, min z, max z.
+COUNT, SUM_X, SUM_Y, SUM_Z, MIN_X, MAX_X, MIN_Y, MAX_Y, MIN_Z, MAX_Z = range(10)
+
+
+def _reduce(labels: np.ndarray, rows: np.ndarray) -> tuple:
+    """Combine statistics rows that belong to one label: ``(sorted labels, one row per label)``."""
+    order = np.argsort(labels, kind="stable")
+    labels, rows = labels[order], rows[order]
+    starts = np.flatnonzero(np.concatenate([[True], labels[1:] != labels[:-1]])) if labels.size else np.zeros(0, int)
+    if not starts.size:
+        return labels[:0], rows[:0]
+    out = np.empty((starts.size, 10), dtype=np.int64)
+    out[:, COUNT : SUM_Z + 1] = np.add.reduceat(rows[:, COUNT : SUM_Z + 1], starts, axis=0)
+    for low, high in ((MIN_X, MAX_X), (MIN_Y, MAX_Y), (MIN_Z, MAX_Z)):
+        out[:, low] = np.minimum.reduceat(rows[:, low], starts)
+        out[:, high] = np.maximum.reduceat(rows[:, high], starts)
+    return labels[starts], out
+
+
+def _block_stats(view: StreamView, z_start: int, z_end: int, parallel: int) -> tuple:
+    """``(label of each component, statistics rows)`` for slices ``z_start .. z_end - 1``."""
+    offsets = view.labels.component_offsets
+    total = int(offsets[z_end] - offsets[z_start])
+    raw = np.zeros((total, 7), dtype=np.int64)
+    raw[:, 3] = raw[:, 5] = np.iinfo(np.int64).max
+    raw[:, 4] = raw[:, 6] = -1
+    lut, _, _ = codec._run_kernel(view, z_start, z_end, parallel, None, True, stats=raw)
+    z = np.repeat(np.arange(z_start, z_end), np.diff(offsets[z_start : z_end + 1]))
+    rows = np.empty((total, 10), dtype=np.int64)
+    rows[:, COUNT], rows[:, SUM_X], rows[:, SUM_Y] = raw[:, 0], raw[:, 1], raw[:, 2]
+    rows[:, SUM_Z] = z * raw[:, 0]
+    rows[:, MIN_X], rows[:, MAX_X], rows[:, MIN_Y], rows[:, MAX_Y] = raw[:, 3], raw[:, 4], raw[:, 5], raw[:, 6]
+    rows[:, MIN_Z] = rows[:, MAX_Z] = z
+    return lut.view(view.header.dtype), rows
+
+
+def label_statistics(binary, label: Optional[int] = None, parallel: int = 0) -> tuple:
+    """``(labels, table)``: every label (or only ``label``) and its statistics row (columns
+    :data:`COUNT` ... :data:`MAX_Z`), in ascending label order.
+
+    With ``label``, only the slices that may hold it are labelled.
+    """
+    view = codec.stream_view(binary)
+    head = view.header
+    if head.voxels() == 0:
+        return np.zeros(0, dtype=head.dtype), np.zeros((0, 10), dtype=np.int64)
+    z_start, z_end = 0, head.sz
+    if label is not None:
+        if not codec.contains(view, label):
+            raise ValueError(f"label {label} is not in the volume")
+        z_start, z_end, _ = codec._label_slices(view, label)
+    offsets = view.labels.component_offsets
+    labels, table = np.zeros(0, dtype=head.dtype), np.zeros((0, 10), dtype=np.int64)
+    z = z_start
+    while z < z_end:
+        stop = builtins.max(z + 1, int(np.searchsorted(offsets, offsets[z] + _BLOCK_COMPONENTS, side="right")) - 1)
+        stop = builtins.min(stop, z_end)
+        values, rows = _block_stats(view, z, stop, parallel)
+        if label is not None:
+            keep = values == values.dtype.type(label)
+            values, rows = values[keep], rows[keep]
+        labels, table = _reduce(np.concatenate([labels, values]), np.concatenate([table, rows]))
+        z = stop
+    return labels, table
+
+
+def voxel_counts(binary, label: Optional[int] = None, parallel: int = 0):
+    """Voxels of each label as ``{label: count}``, or the count of ``label`` (ValueError if absent)."""
+    labels, table = label_statistics(binary, label, parallel)
+    counts = dict(zip(labels.tolist(), table[:, COUNT].tolist()))
+    return counts[int(label)] if label is not None else counts
+
+
+def centroids(binary, label: Optional[int] = None, parallel: int = 0):
+    """Mean voxel position of each label as ``{label: array([x, y, z])}``, or that of ``label``."""
+    labels, table = label_statistics(binary, label, parallel)
+    means = table[:, SUM_X : SUM_Z + 1] / table[:, COUNT : COUNT + 1]
+    found = {int(v): means[i] for i, v in enumerate(labels)}
+    return found[int(label)] if label is not None else found
+
+
+def bounding_boxes(binary, label: Optional[int] = None, parallel: int = 0, no_slice_conversion: bool = False):
+    """Axis-aligned bounding box of each label (or of ``label`` alone).
+
+    As ``(slice(xmin, xmax + 1), slice(ymin, ymax + 1), slice(zmin, zmax + 1))``,
+    or with ``no_slice_conversion`` as ``array([xmin, ymin, zmin, xmax, ymax,
+    zmax], uint32)``. (crackle-codec gives a one-label volume the box
+    ``0 .. sx`` rather than ``0 .. sx - 1``; this is exact.)
+    """
+    labels, table = label_statistics(binary, label, parallel)
+    corners = table[:, [MIN_X, MIN_Y, MIN_Z, MAX_X, MAX_Y, MAX_Z]].astype(np.uint32)
+    if no_slice_conversion:
+        boxes = {int(v): corners[i] for i, v in enumerate(labels)}
+    else:
+        boxes = {int(v): tuple(slice(int(c[k]), int(c[k + 3]) + 1) for k in range(3)) for v, c in zip(labels, corners)}
+    return boxes[int(label)] if label is not None else boxes
+
+
+def to_parquet(binary, parallel: int = 0):
+    """Voxel counts and bounding boxes as a ``pyarrow.Table``, with crackle-codec's sidecar schema.
+
+    Columns: label (the stream's dtype), voxel_count (uint32, uint64 for
+    volumes of 2^32 voxels or more), min_x, max_x, min_y, max_y and, for more
+    than one slice, min_z, max_z (uint16, uint32 when a side exceeds 65535).
+    """
+    import pyarrow as pa
+
+    head = codec.header(binary)
+    labels, table = label_statistics(binary, None, parallel)
+    count_dtype = np.uint64 if head.voxels() > np.iinfo(np.uint32).max else np.uint32
+    box_dtype = np.uint16 if builtins.max(head.sx, head.sy, head.sz) <= np.iinfo(np.uint16).max else np.uint32
+    columns = {"label": labels.astype(head.dtype), "voxel_count": table[:, COUNT].astype(count_dtype)}
+    names = [("min_x", MIN_X), ("max_x", MAX_X), ("min_y", MIN_Y), ("max_y", MAX_Y)]
+    if head.sz > 1:
+        names += [("min_z", MIN_Z), ("max_z", MAX_Z)]
+    for name, column in names:
+        columns[name] = table[:, column].astype(box_dtype)
+    schema = pa.schema([pa.field(name, pa.from_numpy_dtype(values.dtype)) for name, values in columns.items()])
+    return pa.table(columns, schema=schema)
+
+
+def write_sidecar(binary, path, parallel: int = 0) -> None:
+    """Write :func:`to_parquet`'s table to ``path`` (zstd-compressed), atomically."""
+    import pyarrow.parquet as pq
+
+    from .files import atomic_write
+
+    table = to_parquet(binary, parallel)
+    with atomic_write(path) as handle:
+        pq.write_table(table, handle, compression="zstd")
+
+
+def sidecar_path(path) -> str:
+    """The sidecar of a Crackle file: ``x.ckl`` and ``x.ckl.gz`` -> ``x.ckl.meta.parquet``."""
+    path = str(path)
+    return (path[:-3] if path.endswith(".gz") else path) + ".meta.parquet"

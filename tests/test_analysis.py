@@ -1,0 +1,113 @@
+"""Voxel counts, centroids, bounding boxes and the parquet sidecar, against numpy and crackle-codec."""
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+import crackle
+from tests.reference import run_reference
+from tests.segmentations import DTYPES, blocky
+
+
+def per_label(arr: np.ndarray) -> dict:
+    """{label: (count, centroid, [xmin, ymin, zmin, xmax, ymax, zmax])} by plain numpy."""
+    out = {}
+    for value in np.unique(arr):
+        where = np.argwhere(arr == value)
+        out[int(value)] = (len(where), where.mean(axis=0), np.concatenate([where.min(axis=0), where.max(axis=0)]))
+    return out
+
+
+def volumes(seed: int) -> list:
+    rng = np.random.default_rng(seed)
+    out = []
+    for dtype in DTYPES:
+        shape = (int(rng.integers(1, 40)), int(rng.integers(1, 40)), int(rng.integers(1, 9)))
+        arr = blocky(rng, shape, dtype, nlabels=int(rng.integers(1, 15)), noise=float(rng.choice([0, 0.05])),
+                     order=str(rng.choice(["C", "F"])))
+        pins = int(np.dtype(dtype).kind == "u")
+        out.append((arr, crackle.compress(arr, allow_pins=pins, markov_model_order=int(rng.integers(0, 5)))))
+    arr2d = blocky(rng, (30, 20), np.uint16, nlabels=5)
+    out.append((arr2d[:, :, None], crackle.compress(arr2d)))
+    return out
+
+
+def test_statistics_match_numpy(seed):
+    for arr, stream in volumes(seed):
+        expected = per_label(arr)
+        counts = crackle.voxel_counts(stream)
+        assert counts == {k: v[0] for k, v in expected.items()}
+        centroids = crackle.centroids(stream)
+        boxes = crackle.bounding_boxes(stream, no_slice_conversion=True)
+        slices = crackle.bounding_boxes(stream)
+        assert sorted(centroids) == sorted(boxes) == sorted(expected)
+        for value, (count, centroid, box) in expected.items():
+            np.testing.assert_allclose(centroids[value], centroid)
+            np.testing.assert_array_equal(boxes[value], box)
+            assert slices[value] == tuple(slice(int(box[k]), int(box[k + 3]) + 1) for k in range(3))
+            assert crackle.voxel_counts(stream, label=value) == count
+            np.testing.assert_allclose(crackle.centroids(stream, label=value), centroid)
+            np.testing.assert_array_equal(crackle.bounding_boxes(stream, label=value, no_slice_conversion=True), box)
+        absent = next(v for v in range(1000) if v not in expected)
+        with pytest.raises(ValueError):
+            crackle.voxel_counts(stream, label=absent)
+
+
+def test_connectomics_against_crackle_codec(connectomics_stream, reference, tmp_path):
+    path = tmp_path / "volume.ckl"
+    path.write_bytes(connectomics_stream)
+    theirs = run_reference(f"""
+import json, crackle
+stream = open({str(path)!r}, "rb").read()
+counts = crackle.voxel_counts(stream)
+boxes = crackle.bounding_boxes(stream, no_slice_conversion=True)
+centroids = crackle.centroids(stream)
+print(json.dumps({{"counts": {{str(k): int(v) for k, v in counts.items()}},
+                  "boxes": {{str(k): [int(x) for x in v] for k, v in boxes.items()}},
+                  "centroids": {{str(k): [float(x) for x in v] for k, v in centroids.items()}}}}))
+""")
+    counts = crackle.voxel_counts(connectomics_stream)
+    assert {str(k): v for k, v in counts.items()} == theirs["counts"]
+    boxes = crackle.bounding_boxes(connectomics_stream, no_slice_conversion=True)
+    assert {str(k): v.tolist() for k, v in boxes.items()} == theirs["boxes"]
+    centroids = crackle.centroids(connectomics_stream)
+    for key, value in theirs["centroids"].items():
+        np.testing.assert_allclose(centroids[int(key)], value, rtol=1e-9)
+    decoded = crackle.decompress(connectomics_stream)
+    values, numbers = np.unique(decoded, return_counts=True)
+    assert counts == dict(zip(values.tolist(), numbers.tolist()))
+
+
+def test_sidecar_matches_the_statistics(tmp_path):
+    rng = np.random.default_rng(5)
+    arr = blocky(rng, (70, 40, 6), np.uint32, nlabels=12)
+    stream = crackle.compress(arr)
+    path = tmp_path / "v.ckl.gz"
+    crackle.save(stream, path)
+    crackle.aload(path).cache_meta(path)
+    table = pq.read_table(tmp_path / "v.ckl.meta.parquet")
+    assert table.schema.names == ["label", "voxel_count", "min_x", "max_x", "min_y", "max_y", "min_z", "max_z"]
+    assert str(table.schema.field("voxel_count").type) == "uint32" and str(table.schema.field("min_x").type) == "uint16"
+    rows = table.to_pydict()
+    counts = crackle.voxel_counts(stream)
+    boxes = crackle.bounding_boxes(stream, no_slice_conversion=True)
+    assert rows["label"] == sorted(counts) and rows["voxel_count"] == [counts[v] for v in rows["label"]]
+    for i, value in enumerate(rows["label"]):
+        assert [rows[c][i] for c in ("min_x", "min_y", "min_z", "max_x", "max_y", "max_z")] == boxes[value].tolist()
+    flat = crackle.to_parquet(crackle.compress(arr[:, :, :1]))
+    assert "min_z" not in flat.schema.names
+
+
+def test_command_line_sidecars(tmp_path):
+    import subprocess
+    import sys
+
+    np.save(tmp_path / "a.npy", blocky(np.random.default_rng(1), (20, 20, 4), np.uint8))
+    run = lambda *args: subprocess.run([sys.executable, "-m", "crackle", *args], cwd=tmp_path,  # noqa: E731
+                                       capture_output=True, text=True)
+    assert run("-M", "a.npy").returncode == 0
+    assert pq.read_table(tmp_path / "a.ckl.meta.parquet").num_rows == crackle.num_labels((tmp_path / "a.ckl").read_bytes())
+    (tmp_path / "a.ckl.meta.parquet").unlink()
+    assert run("meta", "a.ckl").returncode == 0 and (tmp_path / "a.ckl.meta.parquet").exists()
+    done = run("meta", "--print", "a.ckl")
+    assert "voxel_count" in done.stdout
