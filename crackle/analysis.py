@@ -34,20 +34,32 @@ def _reduce(labels: np.ndarray, rows: np.ndarray) -> tuple:
 
 
 def _block_stats(view: StreamView, z_start: int, z_end: int, parallel: int) -> tuple:
-    """``(label of each component, statistics rows)`` for slices ``z_start .. z_end - 1``."""
-    offsets = view.labels.component_offsets
+    """``(labels, table)``: a statistics row for each entry of the labels section (and the PINS
+    background) over slices ``z_start .. z_end - 1``; entries absent from the range have count 0."""
+    section = view.labels
+    offsets = section.component_offsets
     total = int(offsets[z_end] - offsets[z_start])
     raw = np.zeros((total, 7), dtype=np.int64)
     raw[:, 3] = raw[:, 5] = np.iinfo(np.int64).max
     raw[:, 4] = raw[:, 6] = -1
-    lut, _, _ = codec._run_kernel(view, z_start, z_end, parallel, None, True, stats=raw)
+    # Look up each component's entry index rather than its label: the reduction needs no search.
+    entries = np.arange(section.unique.size + 1, dtype=np.uint64)
+    ids = codec._run_kernel(view, z_start, z_end, parallel, None, True, stats=raw,
+                            values=(entries[:-1], entries[-1]))[0].astype(np.intp)
     z = np.repeat(np.arange(z_start, z_end), np.diff(offsets[z_start : z_end + 1]))
-    rows = np.empty((total, 10), dtype=np.int64)
-    rows[:, COUNT], rows[:, SUM_X], rows[:, SUM_Y] = raw[:, 0], raw[:, 1], raw[:, 2]
-    rows[:, SUM_Z] = z * raw[:, 0]
-    rows[:, MIN_X], rows[:, MAX_X], rows[:, MIN_Y], rows[:, MAX_Y] = raw[:, 3], raw[:, 4], raw[:, 5], raw[:, 6]
-    rows[:, MIN_Z] = rows[:, MAX_Z] = z
-    return lut.view(view.header.dtype), rows
+    table = np.zeros((entries.size, 10), dtype=np.int64)
+    table[:, [MIN_X, MIN_Y, MIN_Z]] = np.iinfo(np.int64).max
+    table[:, [MAX_X, MAX_Y, MAX_Z]] = -1
+    for column, values in ((COUNT, raw[:, 0]), (SUM_X, raw[:, 1]), (SUM_Y, raw[:, 2]), (SUM_Z, z * raw[:, 0])):
+        np.add.at(table[:, column], ids, values)
+    for column, values in ((MIN_X, raw[:, 3]), (MIN_Y, raw[:, 5]), (MIN_Z, z)):
+        np.minimum.at(table[:, column], ids, values)
+    for column, values in ((MAX_X, raw[:, 4]), (MAX_Y, raw[:, 6]), (MAX_Z, z)):
+        np.maximum.at(table[:, column], ids, values)
+    background = getattr(section, "background", 0)
+    labels = np.append(section.unique, section.unique.dtype.type(background))
+    present = table[:, COUNT] > 0
+    return labels[present], table[present]
 
 
 def label_statistics(binary, label: Optional[int] = None, parallel: int = 0) -> tuple:
@@ -71,7 +83,7 @@ def label_statistics(binary, label: Optional[int] = None, parallel: int = 0) -> 
     while z < z_end:
         stop = builtins.max(z + 1, int(np.searchsorted(offsets, offsets[z] + _BLOCK_COMPONENTS, side="right")) - 1)
         stop = builtins.min(stop, z_end)
-        values, rows = _block_stats(view, z, stop, parallel)
+        values, rows = _block_stats(view, z, stop, parallel)  # one row per label (or repeated label)
         if label is not None:
             keep = values == values.dtype.type(label)
             values, rows = values[keep], rows[keep]

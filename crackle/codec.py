@@ -277,7 +277,7 @@ def _kernel_values(view: StreamView, label, out_dtype: np.dtype):
 
 
 def _run_kernel(view: StreamView, z_start: int, z_end: int, parallel: int, label, verify: bool,
-                target=None, out_z: int = 0, checksums: bool = False, stats=None):
+                target=None, out_z: int = 0, checksums: bool = False, stats=None, values=None):
     """Decode slices ``z_start .. z_end - 1``; returns ``(lut, out, crcs)``.
 
     ``target()`` is called once every check that needs no decoding has passed
@@ -293,8 +293,10 @@ def _run_kernel(view: StreamView, z_start: int, z_end: int, parallel: int, label
     layout = view.layout
     if verify:
         view.check_labels_crc()
-    out_dtype = np.dtype(bool) if label is not None else head.dtype
-    values, background = _kernel_values(view, label, out_dtype)
+    if values is None:
+        values, background = _kernel_values(view, label, np.dtype(bool) if label is not None else head.dtype)
+    else:
+        values, background = values
     lut, pin_ptr, pin_xy, pin_val = _lookup_table(view, z_start, z_end, values, background)
     markov_table = view.markov_table
 
@@ -586,3 +588,10 @@ def check(binary) -> dict:
             except FormatError:
                 report["z"].append(z)
     return report
+
+
+def reencode(binary, markov_model_order: int, parallel: int = 0) -> bytes:
+    """See :func:`crackle.reencode` (also reachable here, as in crackle-codec)."""
+    from .recoding import reencode as recode  # recoding builds on this module
+
+    return recode(binary, markov_model_order, parallel)
