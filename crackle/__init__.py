@@ -4,7 +4,7 @@ The public API keeps crackle-codec's names, signatures and defaults. Every
 function that takes a stream accepts a bytes-like object or a CrackleArray.
 """
 
-from .analysis import bounding_boxes, centroids, to_parquet, voxel_counts
+from .analysis import bounding_boxes, centroids, each, edge_labels, to_parquet, voxel_counts
 from .array import CrackleArray
 from .codec import (
     contains,
@@ -62,6 +62,8 @@ __all__ = [
     "contains",
     "contains_range",
     "decompress",
+    "each",
+    "edge_labels",
     "floordiv_scalar",
     "full",
     "header",

@@ -162,3 +162,65 @@ def sidecar_path(path) -> str:
     """The sidecar of a Crackle file: ``x.ckl`` and ``x.ckl.gz`` -> ``x.ckl.meta.parquet``."""
     path = str(path)
     return (path[:-3] if path.endswith(".gz") else path) + ".meta.parquet"
+
+
+def edge_labels(binary, parallel: int = 0) -> set:
+    """Labels with a voxel on a face of the volume (x, y or z at its first or last index)."""
+    head = codec.header(binary)
+    labels, table = label_statistics(binary, None, parallel)
+    touching = ((table[:, MIN_X] == 0) | (table[:, MAX_X] == head.sx - 1) | (table[:, MIN_Y] == 0)
+                | (table[:, MAX_Y] == head.sy - 1) | (table[:, MIN_Z] == 0) | (table[:, MAX_Z] == head.sz - 1))
+    return set(labels[touching].tolist())
+
+
+class _Images:
+    """An iterable with a length: what :func:`each` returns."""
+
+    def __init__(self, count: int, generate):
+        self._count, self._generate = count, generate
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self):
+        return self._generate()
+
+
+def each(binary, parallel: int = 0, crop: bool = True, labels=None, multi: bool = False):
+    """Iterate over ``(label, binary image)`` for every label (or those of ``labels`` present).
+
+    With ``crop``, each image is cut to the label's bounding box; otherwise it
+    has the volume's shape (only the slices holding the label are decoded
+    either way). With ``multi``, yields ``(label, value, image)`` where
+    ``image`` renders up to 255 labels at once as values 1-255 (0 elsewhere),
+    one decode per 255 labels.
+    """
+    from .operations import astype, remap  # operations builds on codec, as this module does
+
+    view = codec.stream_view(binary)
+    present = codec.labels(view)
+    wanted = None if labels is None else {int(v) for v in labels}
+    chosen = [int(v) for v in present if wanted is None or int(v) in wanted]
+    order = "F" if view.header.fortran_order else "C"
+
+    def single():
+        boxes = bounding_boxes(view, parallel=parallel, no_slice_conversion=True) if crop else None
+        for label in chosen:
+            if crop:
+                box = boxes[label]
+                image = codec.decompress_range(view, int(box[2]), int(box[5]) + 1, parallel, label=label)
+                yield label, np.asarray(image[box[0] : box[3] + 1, box[1] : box[4] + 1], order=order)
+            else:
+                yield label, codec.decompress(view, label=label, parallel=parallel)
+
+    def batches():
+        for start in range(0, len(chosen), 255):
+            subset = chosen[start : start + 255]
+            mapping = dict.fromkeys(present.tolist(), 0)
+            mapping.update({label: i + 1 for i, label in enumerate(subset)})
+            rendered = astype(remap(view, mapping, parallel=parallel), np.uint8)
+            image = codec.decompress(rendered, parallel=parallel)
+            for label in subset:
+                yield label, mapping[label], image
+
+    return _Images(len(chosen), batches if multi else single)

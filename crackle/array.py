@@ -295,6 +295,14 @@ class CrackleArray:
         """See :func:`crackle.bounding_boxes`."""
         return analysis.bounding_boxes(self, label, self.parallel, no_slice_conversion)
 
+    def each(self, crop: bool = True, labels=None, multi: bool = False):
+        """See :func:`crackle.each`."""
+        return analysis.each(self, self.parallel, crop, labels, multi)
+
+    def edge_labels(self) -> set:
+        """See :func:`crackle.edge_labels`."""
+        return analysis.edge_labels(self, self.parallel)
+
     def to_parquet(self):
         """See :func:`crackle.to_parquet`."""
         return analysis.to_parquet(self, self.parallel)

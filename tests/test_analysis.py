@@ -53,6 +53,31 @@ def test_statistics_match_numpy(seed):
             crackle.voxel_counts(stream, label=absent)
 
 
+def faces(arr: np.ndarray) -> set:
+    return set(np.unique(np.concatenate([arr[0].ravel(), arr[-1].ravel(), arr[:, 0].ravel(), arr[:, -1].ravel(),
+                                         arr[:, :, 0].ravel(), arr[:, :, -1].ravel()])).tolist())
+
+
+def test_each_and_edge_labels_match_numpy(seed):
+    for arr, stream in volumes(seed):
+        labels = np.unique(arr)
+        assert crackle.edge_labels(stream) == faces(arr)
+        images = crackle.each(stream)
+        assert len(images) == labels.size
+        seen = []
+        for label, image in images:
+            where = np.argwhere(arr == label)
+            low, high = where.min(axis=0), where.max(axis=0) + 1
+            np.testing.assert_array_equal(image, arr[low[0] : high[0], low[1] : high[1], low[2] : high[2]] == label)
+            seen.append(label)
+        assert seen == labels.tolist()
+        subset = [int(labels[-1]), 10**6 + 7]
+        for label, image in crackle.each(stream, crop=False, labels=subset):
+            np.testing.assert_array_equal(image, arr == label)
+        for label, value, image in crackle.CrackleArray(stream).each(multi=True):
+            np.testing.assert_array_equal(image == value, arr == label)
+
+
 def test_connectomics_against_crackle_codec(connectomics_stream, reference, tmp_path):
     path = tmp_path / "volume.ckl"
     path.write_bytes(connectomics_stream)
@@ -62,7 +87,8 @@ stream = open({str(path)!r}, "rb").read()
 counts = crackle.voxel_counts(stream)
 boxes = crackle.bounding_boxes(stream, no_slice_conversion=True)
 centroids = crackle.centroids(stream)
-print(json.dumps({{"counts": {{str(k): int(v) for k, v in counts.items()}},
+edges = sorted(int(v) for v in crackle.edge_labels(stream))
+print(json.dumps({{"edges": edges, "counts": {{str(k): int(v) for k, v in counts.items()}},
                   "boxes": {{str(k): [int(x) for x in v] for k, v in boxes.items()}},
                   "centroids": {{str(k): [float(x) for x in v] for k, v in centroids.items()}}}}))
 """)
@@ -73,6 +99,7 @@ print(json.dumps({{"counts": {{str(k): int(v) for k, v in counts.items()}},
     centroids = crackle.centroids(connectomics_stream)
     for key, value in theirs["centroids"].items():
         np.testing.assert_allclose(centroids[int(key)], value, rtol=1e-9)
+    assert sorted(crackle.edge_labels(connectomics_stream)) == theirs["edges"]
     decoded = crackle.decompress(connectomics_stream)
     values, numbers = np.unique(decoded, return_counts=True)
     assert counts == dict(zip(values.tolist(), numbers.tolist()))
