@@ -18,6 +18,7 @@ from .codec import (
     nbytes,
     num_labels,
 )
+from .connectivity import connected_components
 from .encoder import compress
 from .errors import ChecksumError, FormatError
 from .format.header import CrackFormat, CrackleHeader, LabelFormat
@@ -59,6 +60,7 @@ __all__ = [
     "bounding_boxes",
     "centroids",
     "compress",
+    "connected_components",
     "contains",
     "contains_range",
     "decompress",

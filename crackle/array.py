@@ -6,6 +6,7 @@ from typing import Optional, Union
 import numpy as np
 
 from . import analysis, codec, operations, recoding, stacking
+from .connectivity import connected_components
 from .encoder import compress_flat
 from .format.header import CrackFormat, CrackleHeader
 from .format.stream import MemoryStream
@@ -302,6 +303,13 @@ class CrackleArray:
     def edge_labels(self) -> set:
         """See :func:`crackle.edge_labels`."""
         return analysis.edge_labels(self, self.parallel)
+
+    def connected_components(self, connectivity: int = 26, binary_image: bool = False,
+                             memory_target: int = 100_000_000, progress: bool = False,
+                             return_mapping: bool = False):
+        """See :func:`crackle.connected_components`."""
+        return connected_components(self, connectivity, binary_image, memory_target, progress, return_mapping,
+                                    self.parallel)
 
     def to_parquet(self):
         """See :func:`crackle.to_parquet`."""

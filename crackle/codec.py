@@ -293,19 +293,25 @@ def _run_kernel(view: StreamView, z_start: int, z_end: int, parallel: int, label
     layout = view.layout
     if verify:
         view.check_labels_crc()
-    if values is None:
-        values, background = _kernel_values(view, label, np.dtype(bool) if label is not None else head.dtype)
+    if values == "components":
+        # Each voxel's global component id: the table is the ids themselves, and pins do not apply.
+        section = view.labels
+        c_start, c_end = int(section.component_offsets[z_start]), int(section.component_offsets[z_end])
+        lut = np.arange(c_start, c_end, dtype=np.uint32 if c_end < 2**32 else np.uint64)
+        pin_ptr = np.zeros(z_end - z_start + 1, dtype=np.int64)
+        pin_xy, pin_val = pin_ptr[:0], lut[:0]
     else:
-        values, background = values
-    lut, pin_ptr, pin_xy, pin_val = _lookup_table(view, z_start, z_end, values, background)
+        if values is None:
+            values = _kernel_values(view, label, np.dtype(bool) if label is not None else head.dtype)
+        lut, pin_ptr, pin_xy, pin_val = _lookup_table(view, z_start, z_end, *values)
     markov_table = view.markov_table
 
     out = None if target is None else target()
     if out is None:
-        flat = np.zeros(1, dtype=values.dtype)
+        flat = np.zeros(1, dtype=lut.dtype)
         base = s0 = s1 = s2 = 0
     else:
-        flat = out.reshape(-1, order="A").view(values.dtype)
+        flat = out.reshape(-1, order="A").view(lut.dtype)
         s0, s1, s2 = (s // out.itemsize for s in out.strides)
         base = out_z * s2
 
@@ -348,7 +354,7 @@ def _run_kernel(view: StreamView, z_start: int, z_end: int, parallel: int, label
             decode_block(*args, 0, nz, statuses, crcs, stats)
         else:
             # Small blocks balance the threads; in C order, a block spans whole cache lines of z.
-            line = 1 if s0 == 1 else 64 // values.itemsize
+            line = 1 if s0 == 1 else 64 // lut.itemsize
             block = builtins.max(line, -(-nz // (8 * threads)))
             decode_slices(*args, threads, block, statuses, crcs, stats)
     bad = np.flatnonzero(statuses)

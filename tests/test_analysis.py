@@ -5,7 +5,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import crackle
-from tests.reference import run_reference
+from tests.reference import reference_decompress, run_reference
 from tests.segmentations import DTYPES, blocky
 
 
@@ -138,3 +138,45 @@ def test_command_line_sidecars(tmp_path):
     assert run("meta", "a.ckl").returncode == 0 and (tmp_path / "a.ckl.meta.parquet").exists()
     done = run("meta", "--print", "a.ckl")
     assert "voxel_count" in done.stdout
+
+
+def same_partition(ours: np.ndarray, theirs: np.ndarray) -> bool:
+    """Whether two labellings split the volume identically (equal up to renumbering): ours -> theirs
+    is a function on the voxels, and one-to-one."""
+    ours, theirs = np.ravel(ours, order="F"), np.ravel(theirs, order="F")  # one voxel order for both
+    table = np.zeros(int(ours.max(initial=0)) + 1, dtype=theirs.dtype)
+    table[ours] = theirs
+    if not np.array_equal(table[ours], theirs):
+        return False
+    present = np.zeros(table.size, dtype=bool)
+    present[ours] = True
+    return np.unique(table[present]).size == int(present.sum())
+
+
+@pytest.mark.parametrize("connectivity", [6, 26])
+def test_connected_components_match_cc3d(seed, connectivity):
+    import cc3d
+
+    for arr, stream in volumes(seed):
+        for binary_image in (False, True):
+            plane = arr.shape[0] * arr.shape[1] * 4
+            result, mapping = crackle.connected_components(stream, connectivity, binary_image,
+                                                           memory_target=2 * plane, return_mapping=True)
+            ours = result.numpy().reshape(arr.shape)
+            theirs = cc3d.connected_components(arr, connectivity=connectivity, binary_image=binary_image)
+            assert same_partition(ours, theirs)
+            assert (ours == 0).sum() == (arr == 0).sum() and ours.max() == theirs.max()
+            if not binary_image:
+                for label, original in mapping.items():
+                    assert np.all(arr[ours == label] == original)
+
+
+@pytest.mark.parametrize("connectivity", [6, 26])
+def test_connected_components_of_connectomics(connectomics_stream, connectivity, reference):
+    import cc3d
+
+    result = crackle.connected_components(connectomics_stream, connectivity, memory_target=512 * 512 * 4 * 40)
+    decoded = crackle.decompress(connectomics_stream)
+    assert same_partition(result.numpy(), cc3d.connected_components(decoded, connectivity=connectivity))
+    (theirs,) = reference_decompress([result.binary])
+    np.testing.assert_array_equal(theirs, result.numpy())
