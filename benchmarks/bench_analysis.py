@@ -39,8 +39,20 @@ def measure(paths, repeat):
             "bounding_boxes": best(lambda: crackle.bounding_boxes(stream, no_slice_conversion=True), repeat),
             "voxel_counts(label=)": best(lambda: crackle.voxel_counts(stream, label=probe), repeat),
             "decompress": best(lambda: crackle.decompress(stream), repeat),
+            "connected_components(26)": best(lambda: crackle.connected_components(stream, connectivity=26), 1),
+            "connected_components(6)": best(lambda: crackle.connected_components(stream, connectivity=6), 1),
         }
     return rows
+"""
+
+
+PEAK = """
+import json, resource, sys, numpy as np, crackle
+stream = open(sys.argv[1], "rb").read()
+crackle.connected_components(crackle.compress(np.zeros((4, 4, 4), np.uint8)))  # compiled before measuring
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+crackle.connected_components(stream, connectivity=26, memory_target=int(sys.argv[2]))
+print(json.dumps((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024))
 """
 
 
@@ -63,14 +75,25 @@ def main():
         theirs = run_reference(call)
         done = subprocess.run([sys.executable, "-c", call], capture_output=True, text=True, cwd=str(ROOT), check=True)
         mine = json.loads(done.stdout.strip().splitlines()[-1])
+        peaks = {}
+        for target in (100_000_000, 3_500_000_000):
+            done = subprocess.run([sys.executable, "-c", PEAK, str(shared), str(target)], capture_output=True,
+                                  text=True, cwd=str(ROOT), check=True)
+            peaks[target] = json.loads(done.stdout.strip().splitlines()[-1])
     print(f"analysis, this project vs crackle-codec, 512^3 uint32, {os.cpu_count()} cores, best of {args.repeat}; "
           "ratio = reference / ours")
     for name in paths:
         print(f"\n{name}")
-        print(f"  {'operation':<22} {'reference':>12} {'ours':>12} {'ratio':>8}")
+        print(f"  {'operation':<26} {'reference':>12} {'ours':>12} {'ratio':>8}")
         for op, ours_time in mine[name].items():
             ref_time = theirs[name][op]
-            print(f"  {op:<22} {ref_time * 1e3:>10.1f}ms {ours_time * 1e3:>10.1f}ms {ref_time / ours_time:>7.2f}x")
+            if not isinstance(ref_time, float):  # e.g. crackle-codec without cc3d installed
+                print(f"  {op:<26} {ref_time:>12} {ours_time * 1e3:>10.1f}ms {'-':>8}")
+                continue
+            print(f"  {op:<26} {ref_time * 1e3:>10.1f}ms {ours_time * 1e3:>10.1f}ms {ref_time / ours_time:>7.2f}x")
+    print("\nconnected_components(26) peak memory (fresh process, growth of the resident set during the call)")
+    for target, grown in peaks.items():
+        print(f"  memory_target {target / 2**20:>8,.0f} MiB: {grown / 2**20:,.0f} MiB")
 
 
 if __name__ == "__main__":
