@@ -82,7 +82,7 @@ def connected_components(binary, connectivity: int = 26, binary_image: bool = Fa
                 for dx, dy in _ACROSS[connectivity]:
                     link(previous[0], previous[1], plane, ends, dx, dy, foreground, kind, parent)
             previous = (plane.copy() if z == z1 - z0 - 1 else plane, ends)
-        del ids
+        del ids, plane  # (a view of the slab would keep it alive while the next one is allocated)
     labels, count = flatten(parent, foreground)
     dtype = np.uint32 if count < 2**32 else np.uint64
     out_head = copy_header(head)
