@@ -39,7 +39,7 @@ from .operations import (
     subtract_scalar,
 )
 from .recoding import reencode
-from .stacking import full, ones, recompress, zeros, zshatter, zsplit, zstack
+from .stacking import full, mode_pooling_2x2x1, ones, recompress, zeros, zshatter, zsplit, zstack
 
 __version__ = "0.1.0"
 
@@ -76,6 +76,7 @@ __all__ = [
     "mask_except",
     "max",
     "min",
+    "mode_pooling_2x2x1",
     "multiply_scalar",
     "nbytes",
     "num_labels",

@@ -311,6 +311,10 @@ class CrackleArray:
         return connected_components(self, connectivity, binary_image, memory_target, progress, return_mapping,
                                     self.parallel)
 
+    def mode_pooling_2x2x1(self, sparse: bool = False) -> "CrackleArray":
+        """See :func:`crackle.mode_pooling_2x2x1`."""
+        return self.create(stacking.mode_pooling_2x2x1(self, sparse, self.parallel))
+
     def to_parquet(self):
         """See :func:`crackle.to_parquet`."""
         return analysis.to_parquet(self, self.parallel)

@@ -23,7 +23,7 @@ from .errors import FormatError
 from .recoding import reencode
 from .stacking import recompress, zstack
 
-SUBCOMMANDS = ("convert", "info", "labels", "test", "meta", "stack", "renumber")
+SUBCOMMANDS = ("convert", "info", "labels", "test", "meta", "stack", "renumber", "downsample")
 _FORMATS = ("ckl", "npy")
 _PROGRESS_BYTES = 256 << 20  # inputs at least this large get a progress bar
 
@@ -136,6 +136,15 @@ def _renumber(source: str, output: str, parallel: int) -> None:
     files.save(renumber(files.bload(source), 0, parallel)[0], output)
 
 
+def _downsample(source: str, output: str, sparse: bool, times: int, parallel: int) -> None:
+    from .stacking import mode_pooling_2x2x1
+
+    stream = files.bload(source)
+    for _ in range(times):
+        stream = mode_pooling_2x2x1(stream, sparse, parallel)
+    files.save(stream, output)
+
+
 def _each(paths: list, action, progress: bool = True) -> int:
     """Run ``action`` on every path; failures print one line. Returns the exit status."""
     failures = 0
@@ -207,6 +216,12 @@ def _subcommand_parser() -> argparse.ArgumentParser:
     stack = commands.add_parser("stack", help="zstack every .ckl file of a directory, in name order")
     stack.add_argument("source", metavar="DIR")
     stack.add_argument("-o", "--output", default="merged.ckl")
+    downsample = commands.add_parser("downsample", help="2x2x1 mode pooling, -n times")
+    downsample.add_argument("source")
+    downsample.add_argument("-o", "--output", default="downsampled.ckl")
+    downsample.add_argument("-s", "--sparse", action="store_true", help="background does not count in the mode")
+    downsample.add_argument("-p", "--parallel", type=int, default=0)
+    downsample.add_argument("-n", dest="times", type=int, default=1, help="how many times to pool")
     renumber = commands.add_parser("renumber", help="renumber labels from 0 and refit the dtype")
     renumber.add_argument("source")
     renumber.add_argument("output")
@@ -232,6 +247,9 @@ def main(argv=None) -> int:
             return _each(args.files, lambda f: write_meta(f, args.skip_empty, args.print_only))
         if args.command == "stack":
             return _each([args.source], lambda d: _stack_dir(d, args.output), progress=False)
+        if args.command == "downsample":
+            return _each([args.source], lambda s: _downsample(s, args.output, args.sparse, args.times, args.parallel),
+                         progress=False)
         return _each([args.source], lambda s: _renumber(s, args.output, args.parallel), progress=False)
     args = _seed_parser().parse_args(argv)
     if args.test:

@@ -17,6 +17,7 @@ from .format.header import CrackleHeader, LabelFormat
 from .format.label_writer import flat_section, flat_section_keyed, pins_section
 from .format.labels import FlatLabels, PinLabels
 from .format.stream import StreamView
+from .kernels.pooling import mode_pool
 from .operations import copy_header, relabel, stored_model
 from .recoding import reencode_like
 
@@ -237,4 +238,28 @@ def recompress(binary, parallel: int = 0) -> bytes:
                  markov_model_order=head.markov_model_order, parallel=parallel)
         for z in range(0, head.sz, step)
     ]
+    return zstack(parts)
+
+
+def mode_pooling_2x2x1(binary, sparse: bool = False, parallel: int = 0) -> bytes:
+    """Downsample x and y by 2 with the mode of each 2x2 block, a block of slices at a time.
+
+    Ties and blocks cut by the edge are decided as crackle-codec decides them.
+    With ``sparse``, background (0) does not count towards the mode. The
+    result keeps the dtype, memory order, Markov order and (if any) pins.
+    """
+    view = codec.stream_view(binary)
+    head = view.header
+    sx, sy = -(-head.sx // 2), -(-head.sy // 2)
+    order = "F" if head.fortran_order else "C"
+    if head.voxels() == 0:
+        return compress(np.zeros((sx, sy, head.sz), dtype=head.dtype, order=order))
+    step = max(1, (256 << 20) // (head.sx * head.sy * head.data_width))
+    parts = []
+    for z in range(0, head.sz, step):
+        slab = codec.decompress_range(view, z, min(z + step, head.sz), parallel)
+        pooled = np.empty((sx, sy, slab.shape[2]), dtype=head.dtype, order=order)
+        mode_pool(slab, bool(sparse), pooled)
+        parts.append(compress(pooled, allow_pins=int(head.label_format != LabelFormat.FLAT),
+                              markov_model_order=head.markov_model_order, parallel=parallel))
     return zstack(parts)

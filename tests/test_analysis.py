@@ -180,3 +180,28 @@ def test_connected_components_of_connectomics(connectomics_stream, connectivity,
     assert same_partition(result.numpy(), cc3d.connected_components(decoded, connectivity=connectivity))
     (theirs,) = reference_decompress([result.binary])
     np.testing.assert_array_equal(theirs, result.numpy())
+
+
+def test_mode_pooling_matches_crackle_codec(seed, reference, tmp_path):
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i, shape in enumerate([(2, 2, 1), (7, 5, 3), (16, 9, 4), (1, 6, 2), (33, 30, 5)]):
+        arr = blocky(rng, shape, np.uint16, nlabels=4, noise=0.3)
+        arr[rng.random(shape) < 0.2] = 0
+        for sparse in (False, True):
+            path = tmp_path / f"{i}.ckl"
+            path.write_bytes(crackle.compress(arr))
+            ours = crackle.decompress(crackle.mode_pooling_2x2x1(path.read_bytes(), sparse=sparse))
+            assert ours.shape == (-(-shape[0] // 2), -(-shape[1] // 2), shape[2]) and ours.dtype == arr.dtype
+            cases.append((str(path), sparse, ours))
+    theirs = run_reference(f"""
+import json, crackle
+out = []
+for path, sparse in {[(p, s) for p, s, _ in cases]!r}:
+    out.append(crackle.decompress(crackle.mode_pooling_2x2x1(open(path, "rb").read(), sparse=sparse)).tolist())
+print(json.dumps(out))
+""")
+    for (_, _, ours), expected in zip(cases, theirs):
+        np.testing.assert_array_equal(ours, np.array(expected, dtype=ours.dtype))
+    pooled = crackle.CrackleArray(crackle.compress(blocky(rng, (20, 20, 3), np.uint32), allow_pins=1)).mode_pooling_2x2x1()
+    assert isinstance(pooled, crackle.CrackleArray) and pooled.shape == (10, 10, 3)

@@ -56,6 +56,8 @@ def test_subcommands(tmp_path):
     done = run("stack", "parts", "-o", "merged.ckl", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     np.testing.assert_array_equal(crackle.load(tmp_path / "merged.ckl"), ARRAY)
+    done = run("downsample", "a.ckl", "-n", "2", "-o", "small.ckl", cwd=tmp_path)
+    assert done.returncode == 0 and crackle.header((tmp_path / "small.ckl").read_bytes()).shape == (16, 16, 16)
     done = run("renumber", "a.ckl", "r.ckl", cwd=tmp_path)
     assert crackle.max((tmp_path / "r.ckl").read_bytes()) == crackle.num_labels(STREAM) - 1
     np.save(tmp_path / "c.npy", ARRAY)
