@@ -4,7 +4,15 @@ The public API keeps crackle-codec's names, signatures and defaults. Every
 function that takes a stream accepts a bytes-like object or a CrackleArray.
 """
 
-from .analysis import bounding_boxes, centroids, each, edge_labels, to_parquet, voxel_counts
+from .analysis import (
+    bounding_boxes,
+    centroids,
+    each,
+    edge_labels,
+    to_parquet,
+    voxel_connectivity_graph,
+    voxel_counts,
+)
 from .array import CrackleArray
 from .codec import (
     contains,
@@ -90,6 +98,7 @@ __all__ = [
     "save_numpy",
     "subtract_scalar",
     "to_parquet",
+    "voxel_connectivity_graph",
     "voxel_counts",
     "zeros",
     "zshatter",

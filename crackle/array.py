@@ -315,6 +315,10 @@ class CrackleArray:
         """See :func:`crackle.mode_pooling_2x2x1`."""
         return self.create(stacking.mode_pooling_2x2x1(self, sparse, self.parallel))
 
+    def voxel_connectivity_graph(self, connectivity: int = 4) -> np.ndarray:
+        """See :func:`crackle.voxel_connectivity_graph` (default 4 here, as crackle-codec's method)."""
+        return analysis.voxel_connectivity_graph(self, connectivity, self.parallel)
+
     def to_parquet(self):
         """See :func:`crackle.to_parquet`."""
         return analysis.to_parquet(self, self.parallel)

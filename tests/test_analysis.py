@@ -205,3 +205,36 @@ print(json.dumps(out))
         np.testing.assert_array_equal(ours, np.array(expected, dtype=ours.dtype))
     pooled = crackle.CrackleArray(crackle.compress(blocky(rng, (20, 20, 3), np.uint32), allow_pins=1)).mode_pooling_2x2x1()
     assert isinstance(pooled, crackle.CrackleArray) and pooled.shape == (10, 10, 3)
+
+
+def test_voxel_connectivity_graph(seed, reference, tmp_path, monkeypatch):
+    """Against numpy everywhere (outside the volume is never connected), and against crackle-codec
+    inside the volume (at the edges it follows the stream's crack format)."""
+    rng = np.random.default_rng(seed)
+    monkeypatch.setattr("crackle.analysis._GRAPH_BLOCK_BYTES", 500)  # several blocks per volume
+    cases = []
+    for i, shape in enumerate([(1, 1, 1), (5, 4, 3), (17, 9, 6), (3, 12, 1), (6, 5, 40)]):
+        arr = blocky(rng, shape, np.uint32, nlabels=3, noise=float(rng.choice([0.0, 0.3])))
+        path = tmp_path / f"{i}.ckl"
+        path.write_bytes(crackle.compress(arr))
+        padded = np.pad(arr.astype(np.int64), 1, constant_values=-1)
+        for connectivity in (4, 6):
+            graph = crackle.voxel_connectivity_graph(path.read_bytes(), connectivity)
+            assert graph.dtype == np.uint8 and graph.shape == arr.shape
+            directions = [(1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1)]
+            for bit, (dx, dy, dz) in enumerate(directions[: connectivity]):
+                neighbour = padded[1 + dx : padded.shape[0] - 1 + dx, 1 + dy : padded.shape[1] - 1 + dy,
+                                   1 + dz : padded.shape[2] - 1 + dz]
+                np.testing.assert_array_equal((graph >> bit) & 1, (neighbour == arr).astype(np.uint8))
+            assert not (graph >> connectivity).any()
+            cases.append((str(path), connectivity, graph))
+    theirs = run_reference(f"""
+import json, crackle
+print(json.dumps([crackle.voxel_connectivity_graph(open(p, "rb").read(), connectivity=c).tolist()
+                  for p, c in {[(p, c) for p, c, _ in cases]!r}]))
+""")
+    for (_, _, ours), expected in zip(cases, theirs):
+        inside = (slice(1, -1), slice(1, -1), slice(1, -1) if ours.shape[2] > 2 else slice(None))
+        expected = np.array(expected, dtype=np.uint8).reshape(ours.shape)
+        np.testing.assert_array_equal(ours[inside], expected[inside])
+    assert crackle.CrackleArray(path.read_bytes()).voxel_connectivity_graph().max() < 16  # 4 by default
