@@ -7,6 +7,7 @@ function that takes a stream accepts a bytes-like object or a CrackleArray.
 from .analysis import (
     bounding_boxes,
     centroids,
+    contacts,
     each,
     edge_labels,
     to_parquet,
@@ -69,6 +70,7 @@ __all__ = [
     "centroids",
     "compress",
     "connected_components",
+    "contacts",
     "contains",
     "contains_range",
     "decompress",

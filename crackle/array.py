@@ -319,6 +319,10 @@ class CrackleArray:
         """See :func:`crackle.voxel_connectivity_graph` (default 4 here, as crackle-codec's method)."""
         return analysis.voxel_connectivity_graph(self, connectivity, self.parallel)
 
+    def contacts(self, anisotropy=(1.0, 1.0, 1.0)) -> dict:
+        """See :func:`crackle.contacts`."""
+        return analysis.contacts(self, anisotropy, self.parallel)
+
     def to_parquet(self):
         """See :func:`crackle.to_parquet`."""
         return analysis.to_parquet(self, self.parallel)

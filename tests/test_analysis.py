@@ -238,3 +238,35 @@ print(json.dumps([crackle.voxel_connectivity_graph(open(p, "rb").read(), connect
         expected = np.array(expected, dtype=np.uint8).reshape(ours.shape)
         np.testing.assert_array_equal(ours[inside], expected[inside])
     assert crackle.CrackleArray(path.read_bytes()).voxel_connectivity_graph().max() < 16  # 4 by default
+
+
+def test_contacts(seed, reference, tmp_path, monkeypatch):
+    rng = np.random.default_rng(seed)
+    monkeypatch.setattr("crackle.analysis._GRAPH_BLOCK_BYTES", 700)  # several blocks per volume
+    paths, ours = [], []
+    for i, shape in enumerate([(1, 1, 1), (6, 5, 4), (15, 9, 12), (4, 11, 1)]):
+        arr = blocky(rng, shape, np.uint16, nlabels=5, noise=0.2)
+        path = tmp_path / f"{i}.ckl"
+        path.write_bytes(crackle.compress(arr, allow_pins=1))
+        anisotropy = (2.0, 3.0, 5.0)
+        found = crackle.contacts(path.read_bytes(), anisotropy)
+        expected = {}
+        for axis, area in enumerate((15.0, 10.0, 6.0)):
+            a = np.moveaxis(arr, axis, 0)
+            first, second = a[1:], a[:-1]
+            touching = (first != second) & (first != 0) & (second != 0)
+            for u, v in zip(first[touching].tolist(), second[touching].tolist()):
+                key = (min(u, v), max(u, v))
+                expected[key] = expected.get(key, 0.0) + area
+        assert found == pytest.approx(expected)
+        paths.append(str(path))
+        ours.append(found)
+    theirs = run_reference(f"""
+import json, crackle
+print(json.dumps([[[k[0], k[1], v] for k, v in crackle.contacts(open(p, "rb").read(), anisotropy=(2, 3, 5)).items()]
+                  for p in {paths!r}]))
+""")
+    for found, expected in zip(ours, theirs):
+        assert found == pytest.approx({(a, b): v for a, b, v in expected})
+    stream = open(paths[2], "rb").read()
+    assert crackle.CrackleArray(stream).contacts() == crackle.contacts(stream, (1, 1, 1))
