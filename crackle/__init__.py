@@ -7,6 +7,7 @@ function that takes a stream accepts a bytes-like object or a CrackleArray.
 from .analysis import (
     bounding_boxes,
     centroids,
+    component_map,
     contacts,
     each,
     edge_labels,
@@ -16,6 +17,8 @@ from .analysis import (
 )
 from .array import CrackleArray
 from .codec import (
+    component_lengths,
+    components,
     contains,
     contains_range,
     decompress,
@@ -68,6 +71,9 @@ __all__ = [
     "bload",
     "bounding_boxes",
     "centroids",
+    "component_lengths",
+    "component_map",
+    "components",
     "compress",
     "connected_components",
     "contacts",

@@ -12,6 +12,7 @@ import numpy as np
 
 from . import codec
 from .format.stream import StreamView
+from .operations import astype, codes_alike, remap
 
 _BLOCK_COMPONENTS = 1 << 21  # components whose statistics are held at once (7 int64 each)
 _GRAPH_BLOCK_BYTES = 128 << 20  # decoded labels per block of the voxel connectivity graph
@@ -152,7 +153,7 @@ def write_sidecar(binary, path, parallel: int = 0) -> None:
     """Write :func:`to_parquet`'s table to ``path`` (zstd-compressed), atomically."""
     import pyarrow.parquet as pq
 
-    from .files import atomic_write
+    from .files import atomic_write  # files builds on the array module, which builds on this one
 
     table = to_parquet(binary, parallel)
     with atomic_write(path) as handle:
@@ -196,8 +197,6 @@ def each(binary, parallel: int = 0, crop: bool = True, labels=None, multi: bool 
     ``image`` renders up to 255 labels at once as values 1-255 (0 elsewhere),
     one decode per 255 labels.
     """
-    from .operations import astype, remap  # operations builds on codec, as this module does
-
     view = codec.stream_view(binary)
     present = codec.labels(view)
     wanted = None if labels is None else {int(v) for v in labels}
@@ -297,3 +296,33 @@ def contacts(binary, anisotropy=(1.0, 1.0, 1.0), parallel: int = 0) -> dict:
     totals = np.bincount(inverse, weights=np.concatenate(areas), minlength=unique.size)
     low, high = present[unique // present.size], present[unique % present.size]
     return {(int(a), int(b)): float(t) for a, b, t in zip(low, high, totals)}
+
+
+def component_map(component_binary, parent_binary, parallel: int = 0) -> dict:
+    """``{component label: parent label}`` for two volumes of one shape where each label of the
+    first lies within one label of the second (e.g. connected components and their source).
+
+    Streams with the same crack codes (as :func:`crackle.connected_components` writes) are compared
+    component by component; others are decoded a block of slices at a time.
+    """
+    child, parent = codec.stream_view(component_binary), codec.stream_view(parent_binary)
+    if child.header.shape != parent.header.shape:
+        raise ValueError(f"shapes differ: {child.header.shape} and {parent.header.shape}")
+    if child.header.voxels() == 0:
+        return {}
+    if codes_alike(child, parent):
+        pairs = [(codec.component_values(child, parallel=parallel),
+                  codec.component_values(parent, parallel=parallel))]
+    else:
+        sx, sy, sz = child.header.shape
+        step = builtins.max(1, _GRAPH_BLOCK_BYTES // (sx * sy * 8))
+        pairs = []
+        for z in range(0, sz, step):
+            end = builtins.min(z + step, sz)
+            pairs.append((codec.decompress_range(child, z, end, parallel, order="F").reshape(-1, order="F"),
+                          codec.decompress_range(parent, z, end, parallel, order="F").reshape(-1, order="F")))
+    found = {}
+    for ours, theirs in pairs:
+        keys, first = np.unique(ours, return_index=True)
+        found.update(zip(keys.tolist(), theirs[first].tolist()))
+    return found

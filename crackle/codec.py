@@ -596,6 +596,31 @@ def check(binary) -> dict:
     return report
 
 
+def components(binary) -> dict:
+    """The stream's sections as uint8 arrays (as crackle-codec's): ``header``, ``z_index`` (the
+    crack index), ``labels``, ``crack_codes`` (Markov model included) and ``crcs`` (labels and
+    slice checksums; empty for format v0)."""
+    view = stream_view(binary)
+    head, layout = view.header, view.layout
+    if head.voxels() == 0:
+        empty = np.zeros(0, dtype=np.uint8)
+        return {"header": view.read(0, view.size), "z_index": empty, "labels": empty, "crack_codes": empty,
+                "crcs": empty}
+    labels_end = layout.labels_offset + head.num_label_bytes
+    return {
+        "header": view.read(0, head.header_bytes),
+        "z_index": view.read(head.header_bytes, layout.labels_offset),
+        "labels": view.read(layout.labels_offset, labels_end),
+        "crack_codes": view.read(labels_end, layout.codes_end),
+        "crcs": view.read(layout.codes_end, view.size),
+    }
+
+
+def component_lengths(binary) -> dict:
+    """Bytes in each of the sections :func:`components` returns."""
+    return {name: len(part) for name, part in components(binary).items()}
+
+
 def reencode(binary, markov_model_order: int, parallel: int = 0) -> bytes:
     """See :func:`crackle.reencode` (also reachable here, as in crackle-codec)."""
     from .recoding import reencode as recode  # recoding builds on this module

@@ -343,7 +343,7 @@ def ascontiguousarray(binary) -> bytes:
 
 
 
-def _codes_alike(a: StreamView, b: StreamView) -> bool:
+def codes_alike(a: StreamView, b: StreamView) -> bool:
     """Whether two streams hold the same crack codes (so the same components in every slice)."""
     if (a.header.crack_format, a.header.markov_model_order) != (b.header.crack_format, b.header.markov_model_order):
         return False
@@ -368,7 +368,7 @@ def array_equal(binary1, binary2, parallel: int = 0) -> bool:
         return False
     if a.header.voxels() == 0:
         return True
-    if _codes_alike(a, b):
+    if codes_alike(a, b):
         return bool(np.array_equal(codec.component_values(a, parallel=parallel),
                                    codec.component_values(b, parallel=parallel)))
     head = a.header

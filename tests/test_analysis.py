@@ -270,3 +270,20 @@ print(json.dumps([[[k[0], k[1], v] for k, v in crackle.contacts(open(p, "rb").re
         assert found == pytest.approx({(a, b): v for a, b, v in expected})
     stream = open(paths[2], "rb").read()
     assert crackle.CrackleArray(stream).contacts() == crackle.contacts(stream, (1, 1, 1))
+
+
+def test_component_map_and_sections(seed):
+    rng = np.random.default_rng(seed)
+    arr = blocky(rng, (30, 20, 8), np.uint32, nlabels=6, noise=0.05)
+    stream = crackle.compress(arr, allow_pins=1)
+    components, mapping = crackle.connected_components(stream, 6, return_mapping=True)
+    assert crackle.component_map(components, stream) == mapping  # same crack codes: by component
+    recoded = crackle.compress(components.numpy())  # other crack codes: decoded
+    assert crackle.component_map(recoded, stream) == mapping
+    expected = {int(c): int(arr[components.numpy() == c][0]) for c in np.unique(components.numpy())}
+    assert mapping == {k: v for k, v in expected.items() if k != 0}
+    with pytest.raises(ValueError):
+        crackle.component_map(stream, crackle.compress(arr[:, :, :3]))
+    sections = crackle.components(stream)
+    assert b"".join(bytes(part) for part in sections.values()) == stream
+    assert crackle.component_lengths(stream)["header"] == 29
