@@ -326,3 +326,48 @@ def component_map(component_binary, parent_binary, parallel: int = 0) -> dict:
         keys, first = np.unique(ours, return_index=True)
         found.update(zip(keys.tolist(), theirs[first].tolist()))
     return found
+
+
+def scattered_points(binary, points, parallel: int = 0) -> np.ndarray:
+    """The labels at ``points`` (an (N, 3) array of x, y, z inside the volume), decoding only the
+    slices that hold them, a block of neighbouring slices at a time."""
+    points = np.asarray(points)
+    view = codec.stream_view(binary)
+    sx, sy, sz = view.header.shape
+    if points.ndim != 2 or points.shape[1] != 3:
+        raise ValueError(f"points must be an (N, 3) array, got shape {points.shape}")
+    if points.size and ((points < 0).any() or (points >= np.array([sx, sy, sz])).any()):
+        raise ValueError("points must lie inside the volume")
+    values = np.zeros(points.shape[0], dtype=view.header.dtype)
+    zs = np.unique(points[:, 2]).astype(np.int64)
+    step = builtins.max(1, _GRAPH_BLOCK_BYTES // builtins.max(1, sx * sy * view.header.data_width))
+    i = 0
+    while i < zs.size:
+        # A block of nearby slices: starts at a slice that holds points, spans at most ``step``.
+        z0 = int(zs[i])
+        j = int(np.searchsorted(zs, z0 + step))
+        z1 = int(zs[j - 1]) + 1
+        block = codec.decompress_range(view, z0, z1, parallel)
+        inside = (points[:, 2] >= z0) & (points[:, 2] < z1)
+        where = points[inside]
+        values[inside] = block[where[:, 0], where[:, 1], where[:, 2] - z0]
+        i = j
+    return values
+
+
+def select_enclosed_points(binary, label: int, points, parallel: int = 0) -> np.ndarray:
+    """Which of ``points`` ((N, 3) x, y, z) lie in ``label``; points outside the volume are False.
+    Only the slices that may hold the label and a point are decoded."""
+    points = np.asarray(points)
+    if points.ndim != 2 or points.shape[1] != 3:
+        raise ValueError(f"points must be an (N, 3) array, got shape {points.shape}")
+    view = codec.stream_view(binary)
+    shape = np.array(view.header.shape)
+    selected = np.all((points >= 0) & (points < shape), axis=1)
+    if not selected.any() or not codec.contains(view, label):
+        return np.zeros(points.shape[0], dtype=bool)
+    z_start, z_end, _ = codec._label_slices(view, label)
+    selected &= (points[:, 2] >= z_start) & (points[:, 2] < z_end)
+    hits = np.flatnonzero(selected)
+    selected[hits] = scattered_points(view, points[hits], parallel) == view.header.dtype.type(label)
+    return selected

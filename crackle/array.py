@@ -323,6 +323,10 @@ class CrackleArray:
         """See :func:`crackle.contacts`."""
         return analysis.contacts(self, anisotropy, self.parallel)
 
+    def select_enclosed_points(self, label: int, points) -> np.ndarray:
+        """See :func:`crackle.select_enclosed_points`."""
+        return analysis.select_enclosed_points(self, label, points, self.parallel)
+
     def to_parquet(self):
         """See :func:`crackle.to_parquet`."""
         return analysis.to_parquet(self, self.parallel)

@@ -287,3 +287,21 @@ def test_component_map_and_sections(seed):
     sections = crackle.components(stream)
     assert b"".join(bytes(part) for part in sections.values()) == stream
     assert crackle.component_lengths(stream)["header"] == 29
+
+
+def test_scattered_and_enclosed_points(seed, monkeypatch):
+    rng = np.random.default_rng(seed)
+    monkeypatch.setattr("crackle.analysis._GRAPH_BLOCK_BYTES", 3000)  # several blocks
+    for arr, stream in volumes(seed):
+        points = np.stack([rng.integers(0, n, 200) for n in arr.shape], axis=1)
+        np.testing.assert_array_equal(crackle.scattered_points(stream, points), arr[tuple(points.T)])
+        label = int(arr.flat[rng.integers(arr.size)])
+        outside = np.array([[-1, 0, 0], [0, arr.shape[1], 0], [0, 0, arr.shape[2] + 3]])
+        both = np.concatenate([points, outside])
+        expected = np.concatenate([arr[tuple(points.T)] == label, [False] * 3])
+        np.testing.assert_array_equal(crackle.select_enclosed_points(stream, label, both), expected)
+        np.testing.assert_array_equal(crackle.CrackleArray(stream).select_enclosed_points(label, both), expected)
+        absent = next(v for v in range(1000) if v not in arr)
+        assert not crackle.select_enclosed_points(stream, absent, points).any()
+    with pytest.raises(ValueError):
+        crackle.scattered_points(stream, [[0, 0, 10**6]])
