@@ -371,3 +371,85 @@ def select_enclosed_points(binary, label: int, points, parallel: int = 0) -> np.
     hits = np.flatnonzero(selected)
     selected[hits] = scattered_points(view, points[hits], parallel) == view.header.dtype.type(label)
     return selected
+
+
+def _surface(block: np.ndarray, z_first: int, z_last: int, bottom: bool, top: bool) -> np.ndarray:
+    """Surface mask of ``block[:, :, z_first:z_last]``: voxels whose label differs from one of their
+    8 in-plane and 2 z neighbours, or that have one of those outside the volume. ``block`` holds
+    the slices before and after where the volume has them; ``bottom`` / ``top``: the block's first
+    / last slice is the volume's."""
+    sx, sy, _ = block.shape
+    here = block[:, :, z_first:z_last]
+    surface = np.zeros(here.shape, dtype=bool)
+    surface[[0, -1]] = True  # the volume's x and y edges
+    surface[:, [0, -1]] = True
+    if bottom:
+        surface[:, :, 0] = True
+    if top:
+        surface[:, :, -1] = True
+    for dx, dy in ((dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if dx or dy):
+        xs, ys = slice(max(dx, 0), sx + min(dx, 0)), slice(max(dy, 0), sy + min(dy, 0))
+        xo, yo = slice(max(-dx, 0), sx + min(-dx, 0)), slice(max(-dy, 0), sy + min(-dy, 0))
+        surface[xo, yo] |= here[xo, yo] != here[xs, ys]
+    for dz in (-1, 1):
+        k = np.arange(here.shape[2])
+        neighbour = z_first + k + dz
+        valid = (neighbour >= 0) & (neighbour < block.shape[2])
+        surface[:, :, k[valid]] |= here[:, :, k[valid]] != block[:, :, neighbour[valid]]
+    return surface
+
+
+def point_cloud(binary, label=None, parallel: int = 0, z_start: int = -1, z_end: int = -1,
+                skip_background: bool = True):
+    """Surface voxels of each label, as (N, 3) arrays of x, y, z sorted by z, then y, then x.
+
+    A voxel is on the surface when one of its 8 in-plane or 2 z neighbours has another label
+    or lies outside the volume (crackle-codec's points, which it lists with repeats and in the
+    order it walks them). Coordinates are uint16 (uint32 when a side exceeds 65535).
+
+    Parameters
+    ----------
+    label : int, list of int, or None
+        One label (returns its array; ValueError if absent), several (a dict), or all (a dict;
+        ``skip_background`` leaves out 0).
+    z_start, z_end : int
+        Only slices ``z_start .. z_end - 1`` (-1: the labels' own z range, or the volume's).
+    """
+    view = codec.stream_view(binary)
+    sx, sy, sz = view.header.shape
+    single = isinstance(label, (int, np.integer))
+    wanted = None if label is None else [int(label)] if single else [int(v) for v in label]
+    for value in wanted or []:
+        if not codec.contains(view, value):
+            raise ValueError(f"label {value} is not in the volume")
+    first, last = 0, sz
+    if wanted is not None and (z_start == -1 or z_end == -1) and sz:
+        ranges = [codec._label_slices(view, value)[:2] for value in wanted]
+        first, last = builtins.min(r[0] for r in ranges), builtins.max(r[1] for r in ranges)
+    first = first if z_start == -1 else builtins.max(0, int(z_start))
+    last = last if z_end == -1 else builtins.min(sz, int(z_end))
+    coordinate = np.uint16 if builtins.max(sx, sy, sz) <= np.iinfo(np.uint16).max else np.uint32
+    found = {}
+    step = builtins.max(1, _GRAPH_BLOCK_BYTES // builtins.max(1, sx * sy * view.header.data_width))
+    for z0 in range(first, last, step):
+        z1 = builtins.min(z0 + step, last)
+        low, high = builtins.max(0, z0 - 1), builtins.min(sz, z1 + 1)
+        block = codec.decompress_range(view, low, high, parallel, order="F")
+        surface = _surface(block, z0 - low, z1 - low, z0 == 0, z1 == sz)
+        here = block[:, :, z0 - low : z1 - low]
+        if wanted is not None:
+            surface &= np.isin(here, np.array(wanted, dtype=here.dtype))
+        elif skip_background:
+            surface &= here != 0
+        x, y, z = np.nonzero(surface.transpose(2, 1, 0))[::-1]  # z, then y, then x order
+        values = here[x, y, z]
+        order = np.argsort(values, kind="stable")
+        values, points = values[order], np.stack([x, y, z + z0], axis=1)[order].astype(coordinate)
+        cuts = np.flatnonzero(np.diff(values)) + 1
+        for value, part in zip(values[np.concatenate([[0], cuts])].tolist() if values.size else [],
+                               np.split(points, cuts)):
+            found.setdefault(value, []).append(part)
+    clouds = {value: np.concatenate(parts) for value, parts in found.items()}
+    if single:
+        return clouds.get(int(label), np.zeros((0, 3), dtype=coordinate))
+    return clouds

@@ -305,3 +305,53 @@ def test_scattered_and_enclosed_points(seed, monkeypatch):
         assert not crackle.select_enclosed_points(stream, absent, points).any()
     with pytest.raises(ValueError):
         crackle.scattered_points(stream, [[0, 0, 10**6]])
+
+
+def numpy_surface(arr: np.ndarray) -> np.ndarray:
+    """Voxels with an 8-neighbour in their slice or a z neighbour that differs or is outside."""
+    sx, sy, sz = arr.shape
+    padded = np.pad(arr.astype(np.int64), 1, constant_values=-1)
+    surface = np.zeros(arr.shape, dtype=bool)
+    for dx, dy, dz in [(dx, dy, 0) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if dx or dy] + [(0, 0, 1), (0, 0, -1)]:
+        surface |= padded[1 + dx : 1 + dx + sx, 1 + dy : 1 + dy + sy, 1 + dz : 1 + dz + sz] != arr
+    return surface
+
+
+def test_point_cloud(seed, reference, tmp_path, monkeypatch):
+    rng = np.random.default_rng(seed)
+    monkeypatch.setattr("crackle.analysis._GRAPH_BLOCK_BYTES", 400)  # several blocks
+    paths, ours = [], []
+    for i in range(6):
+        shape = tuple(int(n) for n in rng.integers(3, 12, 3))
+        arr = blocky(rng, shape, np.uint32, nlabels=4, noise=0.05)
+        stream = crackle.compress(arr)
+        surface = numpy_surface(arr)
+        clouds = crackle.point_cloud(stream)
+        assert sorted(clouds) == sorted(int(v) for v in np.unique(arr) if v != 0)
+        for value, points in clouds.items():
+            assert points.dtype == np.uint16
+            expected = np.argwhere(surface & (arr == value))
+            np.testing.assert_array_equal(points, expected[np.lexsort(expected.T)])
+        if 0 in arr:
+            assert 0 in crackle.point_cloud(stream, skip_background=False)
+        value = int(arr[shape[0] // 2, shape[1] // 2, shape[2] // 2])
+        z0, z1 = 1, shape[2] - 1
+        part = crackle.point_cloud(stream, label=value, z_start=z0, z_end=z1)
+        expected = np.argwhere(surface & (arr == value))
+        expected = expected[(expected[:, 2] >= z0) & (expected[:, 2] < z1)]
+        np.testing.assert_array_equal(part, expected[np.lexsort(expected.T)])
+        assert sorted(crackle.point_cloud(stream, label=[value])) == [value]
+        path = tmp_path / f"{i}.ckl"
+        path.write_bytes(stream)
+        paths.append(str(path))
+        ours.append(clouds)
+    theirs = run_reference(f"""
+import json, crackle
+print(json.dumps([{{str(k): v.tolist() for k, v in crackle.point_cloud(open(p, "rb").read()).items()}}
+                  for p in {paths!r}]))
+""")
+    for clouds, expected in zip(ours, theirs):  # crackle-codec repeats points and orders them by its walk
+        assert {k: set(map(tuple, v.tolist())) for k, v in clouds.items()} == \
+            {int(k): set(map(tuple, v)) for k, v in expected.items()}
+    with pytest.raises(ValueError):
+        crackle.point_cloud(stream, label=10**6)
