@@ -12,6 +12,7 @@ import numpy as np
 
 from . import codec
 from .format.stream import StreamView
+from .kernels.surface import surface_mask
 from .operations import astype, codes_alike, remap
 
 _BLOCK_COMPONENTS = 1 << 21  # components whose statistics are held at once (7 int64 each)
@@ -373,32 +374,6 @@ def select_enclosed_points(binary, label: int, points, parallel: int = 0) -> np.
     return selected
 
 
-def _surface(block: np.ndarray, z_first: int, z_last: int, bottom: bool, top: bool) -> np.ndarray:
-    """Surface mask of ``block[:, :, z_first:z_last]``: voxels whose label differs from one of their
-    8 in-plane and 2 z neighbours, or that have one of those outside the volume. ``block`` holds
-    the slices before and after where the volume has them; ``bottom`` / ``top``: the block's first
-    / last slice is the volume's."""
-    sx, sy, _ = block.shape
-    here = block[:, :, z_first:z_last]
-    surface = np.zeros(here.shape, dtype=bool)
-    surface[[0, -1]] = True  # the volume's x and y edges
-    surface[:, [0, -1]] = True
-    if bottom:
-        surface[:, :, 0] = True
-    if top:
-        surface[:, :, -1] = True
-    for dx, dy in ((dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if dx or dy):
-        xs, ys = slice(max(dx, 0), sx + min(dx, 0)), slice(max(dy, 0), sy + min(dy, 0))
-        xo, yo = slice(max(-dx, 0), sx + min(-dx, 0)), slice(max(-dy, 0), sy + min(-dy, 0))
-        surface[xo, yo] |= here[xo, yo] != here[xs, ys]
-    for dz in (-1, 1):
-        k = np.arange(here.shape[2])
-        neighbour = z_first + k + dz
-        valid = (neighbour >= 0) & (neighbour < block.shape[2])
-        surface[:, :, k[valid]] |= here[:, :, k[valid]] != block[:, :, neighbour[valid]]
-    return surface
-
-
 def point_cloud(binary, label=None, parallel: int = 0, z_start: int = -1, z_end: int = -1,
                 skip_background: bool = True):
     """Surface voxels of each label, as (N, 3) arrays of x, y, z sorted by z, then y, then x.
@@ -435,16 +410,21 @@ def point_cloud(binary, label=None, parallel: int = 0, z_start: int = -1, z_end:
         z1 = builtins.min(z0 + step, last)
         low, high = builtins.max(0, z0 - 1), builtins.min(sz, z1 + 1)
         block = codec.decompress_range(view, low, high, parallel, order="F")
-        surface = _surface(block, z0 - low, z1 - low, z0 == 0, z1 == sz)
+        surface = np.empty((sx, sy, z1 - z0), dtype=bool, order="F")
+        surface_mask(block, z0 - low, z1 - low, z0 == 0, z1 == sz, surface)
         here = block[:, :, z0 - low : z1 - low]
         if wanted is not None:
             surface &= np.isin(here, np.array(wanted, dtype=here.dtype))
         elif skip_background:
             surface &= here != 0
-        x, y, z = np.nonzero(surface.transpose(2, 1, 0))[::-1]  # z, then y, then x order
-        values = here[x, y, z]
+        flat = np.flatnonzero(surface.reshape(-1, order="F"))  # Fortran order: z, then y, then x
+        values = here.reshape(-1, order="F")[flat]
         order = np.argsort(values, kind="stable")
-        values, points = values[order], np.stack([x, y, z + z0], axis=1)[order].astype(coordinate)
+        values, flat = values[order], flat[order]
+        points = np.empty((flat.size, 3), dtype=coordinate)
+        points[:, 0] = flat % sx
+        points[:, 1] = flat // sx % sy
+        points[:, 2] = flat // (sx * sy) + z0
         cuts = np.flatnonzero(np.diff(values)) + 1
         for value, part in zip(values[np.concatenate([[0], cuts])].tolist() if values.size else [],
                                np.split(points, cuts)):
