@@ -327,6 +327,12 @@ class CrackleArray:
         """See :func:`crackle.select_enclosed_points`."""
         return analysis.select_enclosed_points(self, label, points, self.parallel)
 
+    def signed_distance_to_boundary(self, label: int, points, anisotropy=(1.0, 1.0, 1.0),
+                                    progress: bool = False) -> np.ndarray:
+        """See :func:`crackle.signed_distance_to_boundary`."""
+        return analysis.signed_distance_to_boundary(self, label, points, anisotropy, self.parallel,
+                                                    progress=progress)
+
     def to_parquet(self):
         """See :func:`crackle.to_parquet`."""
         return analysis.to_parquet(self, self.parallel)

@@ -355,3 +355,21 @@ print(json.dumps([{{str(k): v.tolist() for k, v in crackle.point_cloud(open(p, "
             {int(k): set(map(tuple, v)) for k, v in expected.items()}
     with pytest.raises(ValueError):
         crackle.point_cloud(stream, label=10**6)
+
+
+def test_signed_distance_to_boundary(seed):
+    rng = np.random.default_rng(seed)
+    arr = blocky(rng, (14, 11, 9), np.uint32, nlabels=3)
+    stream = crackle.compress(arr)
+    label = int(arr[7, 5, 4])
+    points = np.stack([rng.integers(-2, n + 2, 60) for n in arr.shape], axis=1)
+    anisotropy = np.array([4.0, 4.0, 40.0], dtype=np.float32)
+    found = crackle.signed_distance_to_boundary(stream, label, points, anisotropy, z_chunk=4)
+    surface = np.argwhere(numpy_surface(arr) & (arr == label)).astype(np.float32) * anisotropy
+    nearest = np.sqrt((((points * anisotropy)[:, None, :] - surface[None]) ** 2).sum(axis=2)).min(axis=1)
+    inside = np.zeros(len(points), dtype=bool)
+    valid = np.all((points >= 0) & (points < arr.shape), axis=1)
+    inside[valid] = arr[tuple(points[valid].T)] == label
+    expected = np.where(inside, -(nearest + anisotropy.min()), nearest)
+    np.testing.assert_allclose(found, expected, rtol=1e-5)
+    assert np.isinf(crackle.signed_distance_to_boundary(stream, 10**6, points)).all()
