@@ -38,6 +38,8 @@ def measure(paths, repeat):
             "centroids": best(lambda: crackle.centroids(stream), repeat),
             "bounding_boxes": best(lambda: crackle.bounding_boxes(stream, no_slice_conversion=True), repeat),
             "voxel_counts(label=)": best(lambda: crackle.voxel_counts(stream, label=probe), repeat),
+            "point_cloud(label=)": best(lambda: crackle.point_cloud(stream, label=probe), repeat),
+            "each() over 200 labels": best(lambda: [0 for _ in crackle.each(stream, labels=labels[:200])], 1),
             "decompress": best(lambda: crackle.decompress(stream), repeat),
             "connected_components(26)": best(lambda: crackle.connected_components(stream, connectivity=26), 1),
             "connected_components(6)": best(lambda: crackle.connected_components(stream, connectivity=6), 1),
