@@ -374,6 +374,15 @@ def select_enclosed_points(binary, label: int, points, parallel: int = 0) -> np.
     return selected
 
 
+def _coordinates(flat: np.ndarray, sx: int, sy: int, z0: int, dtype) -> np.ndarray:
+    """(N, 3) x, y, z of Fortran-order indices ``flat`` into slices starting at ``z0``."""
+    points = np.empty((flat.size, 3), dtype=dtype)
+    points[:, 0] = flat % sx
+    points[:, 1] = flat // sx % sy
+    points[:, 2] = flat // (sx * sy) + z0
+    return points
+
+
 def point_cloud(binary, label=None, parallel: int = 0, z_start: int = -1, z_end: int = -1,
                 skip_background: bool = True):
     """Surface voxels of each label, as (N, 3) arrays of x, y, z sorted by z, then y, then x.
@@ -409,22 +418,24 @@ def point_cloud(binary, label=None, parallel: int = 0, z_start: int = -1, z_end:
     for z0 in range(first, last, step):
         z1 = builtins.min(z0 + step, last)
         low, high = builtins.max(0, z0 - 1), builtins.min(sz, z1 + 1)
-        block = codec.decompress_range(view, low, high, parallel, order="F")
+        # One label: its binary image is enough (its surface is where a neighbour is not it).
+        block = codec.decompress_range(view, low, high, parallel, label=int(label) if single else None, order="F")
         surface = np.empty((sx, sy, z1 - z0), dtype=bool, order="F")
         surface_mask(block, z0 - low, z1 - low, z0 == 0, z1 == sz, surface)
         here = block[:, :, z0 - low : z1 - low]
-        if wanted is not None:
+        if single:
+            surface &= here
+        elif wanted is not None:
             surface &= np.isin(here, np.array(wanted, dtype=here.dtype))
         elif skip_background:
             surface &= here != 0
         flat = np.flatnonzero(surface.reshape(-1, order="F"))  # Fortran order: z, then y, then x
+        if single:
+            found.setdefault(int(label), []).append(_coordinates(flat, sx, sy, z0, coordinate))
+            continue
         values = here.reshape(-1, order="F")[flat]
         order = np.argsort(values, kind="stable")
-        values, flat = values[order], flat[order]
-        points = np.empty((flat.size, 3), dtype=coordinate)
-        points[:, 0] = flat % sx
-        points[:, 1] = flat // sx % sy
-        points[:, 2] = flat // (sx * sy) + z0
+        values, points = values[order], _coordinates(flat[order], sx, sy, z0, coordinate)
         cuts = np.flatnonzero(np.diff(values)) + 1
         for value, part in zip(values[np.concatenate([[0], cuts])].tolist() if values.size else [],
                                np.split(points, cuts)):
