@@ -5,22 +5,18 @@ on the shared 512^3 volume (pins, Markov 7) and a flat Markov-0 copy. Ratios: re
 """
 
 import argparse
-import gzip
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.timing import BEST_SOURCE  # noqa: E402
-from tests.reference import run_reference  # noqa: E402
+from benchmarks.timing import BEST_SOURCE, measure_both, print_ratios, shared_and_flat_streams  # noqa: E402
 
-DATA = Path(os.environ.get("CRACKLE_TEST_DATA", ROOT.parent / "shared" / "data"))
 
 # ``crackle`` is whichever implementation the process imports.
 TIMINGS = BEST_SOURCE + """
@@ -63,36 +59,15 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        shared = Path(tmp, "shared.ckl")
-        shared.write_bytes(gzip.decompress((DATA / "connectomics.npy.ckl.gz").read_bytes()))
-        flat = Path(tmp, "flat0.ckl")
-        run_reference(textwrap.dedent(f"""
-            import json, crackle
-            arr = crackle.decompress(open({str(shared)!r}, "rb").read())
-            open({str(flat)!r}, "wb").write(crackle.compress(arr))
-            print(json.dumps({{}}))
-        """))
-        paths = {"shared file (pins, M7)": str(shared), "flat, M0": str(flat)}
-        call = f"{TIMINGS}\nprint(json.dumps(measure({paths!r}, {args.repeat})))"
-        theirs = run_reference(call)
-        done = subprocess.run([sys.executable, "-c", call], capture_output=True, text=True, cwd=str(ROOT), check=True)
-        mine = json.loads(done.stdout.strip().splitlines()[-1])
+        paths = shared_and_flat_streams(Path(tmp))
+        theirs, mine = measure_both(TIMINGS, paths, args.repeat)
         peaks = {}
         for target in (100_000_000, 3_500_000_000):
-            done = subprocess.run([sys.executable, "-c", PEAK, str(shared), str(target)], capture_output=True,
-                                  text=True, cwd=str(ROOT), check=True)
+            done = subprocess.run([sys.executable, "-c", PEAK, paths["shared file (pins, M7)"], str(target)],
+                                  capture_output=True, text=True, cwd=str(ROOT), check=True)
             peaks[target] = json.loads(done.stdout.strip().splitlines()[-1])
-    print(f"analysis, this project vs crackle-codec, 512^3 uint32, {os.cpu_count()} cores, best of {args.repeat}; "
-          "ratio = reference / ours")
-    for name in paths:
-        print(f"\n{name}")
-        print(f"  {'operation':<26} {'reference':>12} {'ours':>12} {'ratio':>8}")
-        for op, ours_time in mine[name].items():
-            ref_time = theirs[name][op]
-            if not isinstance(ref_time, float):  # e.g. crackle-codec without cc3d installed
-                print(f"  {op:<26} {ref_time:>12} {ours_time * 1e3:>10.1f}ms {'-':>8}")
-                continue
-            print(f"  {op:<26} {ref_time * 1e3:>10.1f}ms {ours_time * 1e3:>10.1f}ms {ref_time / ours_time:>7.2f}x")
+    print_ratios(f"analysis, this project vs crackle-codec, 512^3 uint32, {os.cpu_count()} cores, "
+                 f"best of {args.repeat}; ratio = reference / ours", paths, theirs, mine)
     print("\nconnected_components(26) peak memory (fresh process, growth of the resident set during the call)")
     for target, grown in peaks.items():
         print(f"  memory_target {target / 2**20:>8,.0f} MiB: {grown / 2**20:,.0f} MiB")

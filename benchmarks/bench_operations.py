@@ -9,22 +9,16 @@ wall times and ratios (reference time / ours: > 1 means we are faster).
 """
 
 import argparse
-import gzip
-import json
 import os
-import subprocess
 import sys
 import tempfile
-import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.timing import BEST_SOURCE  # noqa: E402
-from tests.reference import run_reference  # noqa: E402
+from benchmarks.timing import BEST_SOURCE, measure_both, print_ratios, shared_and_flat_streams  # noqa: E402
 
-DATA = Path(os.environ.get("CRACKLE_TEST_DATA", ROOT.parent / "shared" / "data"))
 
 TIMINGS = BEST_SOURCE + """
 import json, numpy as np, crackle
@@ -59,31 +53,10 @@ def main():
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        shared = Path(tmp, "shared.ckl")
-        shared.write_bytes(gzip.decompress((DATA / "connectomics.npy.ckl.gz").read_bytes()))
-        flat = Path(tmp, "flat0.ckl")
-        run_reference(textwrap.dedent(f"""
-            import json, crackle
-            arr = crackle.decompress(open({str(shared)!r}, "rb").read())
-            open({str(flat)!r}, "wb").write(crackle.compress(arr))
-            print(json.dumps({{}}))
-        """))
-        paths = {"shared file (pins, M7)": str(shared), "flat, M0": str(flat)}
-        call = f"{TIMINGS}\nprint(json.dumps(measure({paths!r}, {args.repeat})))"
-        theirs = run_reference(call)
-        done = subprocess.run([sys.executable, "-c", call], capture_output=True, text=True, cwd=str(ROOT), check=True)
-        mine = json.loads(done.stdout.strip().splitlines()[-1])
-
-    print(f"stream operations, this project vs crackle-codec, 512^3 uint32, {os.cpu_count()} cores, "
-          f"best of {args.repeat}; ratio = reference / ours")
-    for name in paths:
-        print(f"\n{name}")
-        print(f"  {'operation':<18} {'reference':>12} {'ours':>12} {'ratio':>8}")
-        for op, ours_time in mine[name].items():
-            ref_time = theirs[name][op]
-            cell = lambda t: f"{t * 1e3:>10.2f}ms" if isinstance(t, float) else f"{t:>12}"  # noqa: E731
-            ratio = f"{ref_time / ours_time:>7.2f}x" if isinstance(ref_time, float) else f"{'-':>8}"
-            print(f"  {op:<18} {cell(ref_time)} {cell(ours_time)} {ratio}")
+        paths = shared_and_flat_streams(Path(tmp))
+        theirs, mine = measure_both(TIMINGS, paths, args.repeat)
+    print_ratios(f"stream operations, this project vs crackle-codec, 512^3 uint32, {os.cpu_count()} cores, "
+                 f"best of {args.repeat}; ratio = reference / ours", paths, theirs, mine)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,17 @@
 """Timing shared by the benchmarks: best-of-N wall time, also as source text for code that runs in
 a subprocess (where crackle-codec is the importable ``crackle``)."""
 
+import gzip
 import inspect
+import json
+import os
+import subprocess
+import sys
+import textwrap
 import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def best(fn, repeat: int):
@@ -20,3 +29,45 @@ def best(fn, repeat: int):
 
 
 BEST_SOURCE = "import time\n\n" + inspect.getsource(best)
+
+
+def shared_and_flat_streams(folder: Path) -> dict:
+    """The shared 512^3 stream (pins, Markov 7) and a flat Markov-0 copy written by crackle-codec,
+    as files in ``folder``: ``{name: path}``."""
+    from tests.reference import run_reference
+
+    data = Path(os.environ.get("CRACKLE_TEST_DATA", ROOT.parent / "shared" / "data"))
+    shared = folder / "shared.ckl"
+    shared.write_bytes(gzip.decompress((data / "connectomics.npy.ckl.gz").read_bytes()))
+    flat = folder / "flat0.ckl"
+    run_reference(textwrap.dedent(f"""
+        import json, crackle
+        arr = crackle.decompress(open({str(shared)!r}, "rb").read())
+        open({str(flat)!r}, "wb").write(crackle.compress(arr))
+        print(json.dumps({{}}))
+    """))
+    return {"shared file (pins, M7)": str(shared), "flat, M0": str(flat)}
+
+
+def measure_both(timings: str, paths: dict, repeat: int) -> tuple:
+    """Run ``timings`` (code defining ``measure(paths, repeat)``) under crackle-codec and under this
+    project, each in a fresh process: ``(theirs, ours)``."""
+    from tests.reference import run_reference
+
+    call = f"{timings}\nprint(json.dumps(measure({paths!r}, {repeat})))"
+    theirs = run_reference(call)
+    done = subprocess.run([sys.executable, "-c", call], capture_output=True, text=True, cwd=str(ROOT), check=True)
+    return theirs, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def print_ratios(title: str, paths: dict, theirs: dict, ours: dict) -> None:
+    """A table per stream: each operation's times and crackle-codec time / ours (or what it raised)."""
+    print(title)
+    for name in paths:
+        print(f"\n{name}")
+        print(f"  {'operation':<26} {'reference':>12} {'ours':>12} {'ratio':>8}")
+        for op, mine in ours[name].items():
+            reference = theirs[name][op]
+            cell = lambda t: f"{t * 1e3:>10.1f}ms" if isinstance(t, float) else f"{t:>12}"  # noqa: E731
+            both = isinstance(reference, float) and isinstance(mine, float)
+            print(f"  {op:<26} {cell(reference)} {cell(mine)} {f'{reference / mine:>7.2f}x' if both else '-':>8}")

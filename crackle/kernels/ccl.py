@@ -11,6 +11,7 @@ import numpy as np
 from numba import njit
 
 from .bits import cttz
+from .union_find import find
 
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
@@ -30,14 +31,6 @@ def _any_set(conn, base, x0, x1):
         if conn[base + k]:
             return True
     return (conn[base + k1] & hi) != 0
-
-
-@njit(cache=True, nogil=True)
-def _find(parent, a):
-    while parent[a] != a:
-        parent[a] = parent[parent[a]]
-        a = parent[a]
-    return a
 
 
 @njit(cache=True, nogil=True)
@@ -87,7 +80,7 @@ def label_runs(conn, nwords, sx, sy, run_start, run_end, row_first, parent, labe
                 bounds &= bounds - np.uint64(1)
                 x = 64 * k + np.int64(t)
                 if above and x > 0 and _any_set(conn, links, stretch, x):
-                    r = _find(parent, i)
+                    r = find(parent, i)
                     if root < 0 or r < root:
                         if root >= 0:
                             parent[root] = r
