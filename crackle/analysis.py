@@ -21,8 +21,9 @@ _GRAPH_BLOCK_BYTES = 128 << 20  # decoded labels per block of the voxel connecti
 COUNT, SUM_X, SUM_Y, SUM_Z, MIN_X, MAX_X, MIN_Y, MAX_Y, MIN_Z, MAX_Z = range(10)
 
 
-def _reduce(labels: np.ndarray, rows: np.ndarray) -> tuple:
-    """Combine statistics rows that belong to one label: ``(sorted labels, one row per label)``."""
+def combine_rows(labels: np.ndarray, rows: np.ndarray) -> tuple:
+    """Combine statistics rows that belong to one label: ``(sorted labels, one row per label)``
+    (rows as :func:`label_statistics` gives them, labels in any order, repeats allowed)."""
     order = np.argsort(labels, kind="stable")
     labels, rows = labels[order], rows[order]
     starts = np.flatnonzero(np.concatenate([[True], labels[1:] != labels[:-1]])) if labels.size else np.zeros(0, int)
@@ -90,7 +91,7 @@ def label_statistics(binary, label: Optional[int] = None, parallel: int = 0) -> 
         if label is not None:
             keep = values == values.dtype.type(label)
             values, rows = values[keep], rows[keep]
-        labels, table = _reduce(np.concatenate([labels, values]), np.concatenate([table, rows]))
+        labels, table = combine_rows(np.concatenate([labels, values]), np.concatenate([table, rows]))
         z = stop
     return labels, table
 
@@ -150,14 +151,15 @@ def to_parquet(binary, parallel: int = 0):
     return pa.table(columns, schema=schema)
 
 
-def write_sidecar(binary, path, parallel: int = 0) -> None:
-    """Write :func:`to_parquet`'s table to ``path`` (zstd-compressed), atomically."""
+def write_sidecar(binary, path, parallel: int = 0, fs=None) -> None:
+    """Write :func:`to_parquet`'s table to ``path`` (zstd-compressed), atomically; ``path`` is on
+    the fsspec filesystem ``fs`` if given, else a local path or URL."""
     import pyarrow.parquet as pq
 
-    from .files import atomic_write  # files builds on the array module, which builds on this one
+    from .files import atomic_write, atomic_write_on  # files builds on the array module, which builds on this one
 
     table = to_parquet(binary, parallel)
-    with atomic_write(path) as handle:
+    with atomic_write(path) if fs is None else atomic_write_on(fs, path) as handle:
         pq.write_table(table, handle, compression="zstd")
 
 

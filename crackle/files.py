@@ -51,15 +51,11 @@ def _kind(path) -> str:
 def atomic_write(path, storage_options=None):
     """A binary file to write whose contents appear at ``path`` only if the block completes."""
     if _is_url(path):
-        # Written locally first, then sent in one upload: an object store shows it only when complete.
         import fsspec
 
         fs, remote = fsspec.core.url_to_fs(path, **(storage_options or {}))
-        with tempfile.TemporaryDirectory() as folder:
-            local = os.path.join(folder, "upload")
-            with open(local, "wb") as handle:
-                yield handle
-            fs.put_file(local, remote)
+        with atomic_write_on(fs, remote) as handle:
+            yield handle
         return
     target = Path(_local(path))
     fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
@@ -76,8 +72,29 @@ def atomic_write(path, storage_options=None):
 
 
 @contextlib.contextmanager
-def _writer(filelike, storage_options=None):
-    """A binary writer for a path (atomic, gzip by suffix) or an open file object (as given)."""
+def atomic_write_on(fs, path: str):
+    """:func:`atomic_write` to ``path`` on the fsspec filesystem ``fs``.
+
+    A local filesystem gets a temporary file beside the target, renamed into
+    place; any other is written to a local temporary file and sent in one
+    upload, which an object store shows only when complete.
+    """
+    protocols = (fs.protocol,) if isinstance(fs.protocol, str) else fs.protocol
+    if "file" in protocols:
+        with atomic_write(path) as handle:
+            yield handle
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        local = os.path.join(folder, "upload")
+        with open(local, "wb") as handle:
+            yield handle
+        fs.put_file(local, path)
+
+
+@contextlib.contextmanager
+def open_writer(filelike, storage_options=None):
+    """A binary writer for a path or URL (atomic, gzipped for a .gz name) or an open file object
+    (as given)."""
     if hasattr(filelike, "write"):
         yield filelike
         return
@@ -135,13 +152,13 @@ def save(labels, filelike, storage_options=None, **kwargs):
     kind = "ckl" if hasattr(filelike, "write") else _kind(filelike)
     if kind == "npy":
         if isinstance(labels, np.ndarray):
-            with _writer(filelike, storage_options) as out:
+            with open_writer(filelike, storage_options) as out:
                 np.save(out, labels)
         else:
             save_numpy(labels, filelike, storage_options=storage_options)
         return
     stream = compress(labels, **kwargs) if isinstance(labels, np.ndarray) else _stream(labels)
-    with _writer(filelike, storage_options) as out:
+    with open_writer(filelike, storage_options) as out:
         out.write(memoryview(stream).cast("B"))
 
 
@@ -152,13 +169,13 @@ def save_numpy(arr, filelike, block_size: int = _NPY_BLOCK, storage_options=None
     Fortran order, so the full array is never held in memory.
     """
     if isinstance(arr, np.ndarray):
-        with _writer(filelike, storage_options) as out:
+        with open_writer(filelike, storage_options) as out:
             np.save(out, arr)
         return
     view = codec.stream_view(_stream(arr))
     head = view.header
     step = max(1, block_size // max(1, head.sx * head.sy * head.data_width))
-    with _writer(filelike, storage_options) as out:
+    with open_writer(filelike, storage_options) as out:
         np.lib.format.write_array_header_2_0(
             out, {"descr": np.lib.format.dtype_to_descr(head.dtype), "fortran_order": True, "shape": head.shape})
         for z in range(0, head.sz, step):

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import codec
 from .encoder import compress
-from .format.assemble import assemble
+from .format.assemble import assemble, assembled_parts
 from .format.header import CrackleHeader, LabelFormat
 from .format.label_writer import flat_section, flat_section_keyed, pins_section
 from .format.labels import FlatLabels, PinLabels
@@ -126,7 +126,16 @@ def zstack(images: Sequence) -> bytes:
         format than the first have their crack codes re-encoded (see
         :func:`reencode`); otherwise crack codes are copied.
     """
-    views = [_as_view(image) for image in images]
+    return b"".join(stacked_parts([_as_view(image) for image in images]))
+
+
+def stacked_parts(views: list):
+    """:func:`zstack` of streams as an iterator of its pieces (see ``assembled_parts``).
+
+    The labels section is built first; each part's crack codes are read only
+    when the iterator reaches them, so a stack of files can be written while
+    holding one file's crack codes at a time.
+    """
     if not views:
         raise ValueError("zstack needs at least one volume")
     first = views[0].header
@@ -145,7 +154,7 @@ def zstack(images: Sequence) -> bytes:
     head.sz = sz
     head.data_width, head.signed = dtype.itemsize, dtype.kind == "i"
     if head.voxels() == 0:
-        return assemble(head, b"", b"", [], np.zeros(0), np.zeros(0))
+        return assembled_parts(head, b"", b"", [], np.zeros(0), np.zeros(0))
     counts = np.concatenate([np.diff(v.labels.component_offsets) for v in views])
     sections = [v.labels for v in views]
     if all(isinstance(s, PinLabels) for s in sections) and len({int(s.background) for s in sections}) == 1:
@@ -160,13 +169,15 @@ def zstack(images: Sequence) -> bytes:
     else:
         head.label_format = LabelFormat.FLAT
         labels_section = flat_section(np.concatenate([codec.component_values(v) for v in views]), counts, head)
-    codes = []
-    for view in views:
-        buffer, offsets = view.crack_codes(0, view.header.sz)
-        codes.append(buffer[int(offsets[0]) : int(offsets[-1])])
     lengths = np.concatenate([np.diff(v.layout.code_offsets) for v in views])
-    return assemble(head, labels_section, stored_model(views[0]), codes, lengths,
-                    np.concatenate([codec.slice_checksums(v) for v in views]))
+    crcs = np.concatenate([codec.slice_checksums(v) for v in views])
+    return assembled_parts(head, labels_section, stored_model(views[0]), map(_all_codes, views), lengths, crcs)
+
+
+def _all_codes(view: StreamView) -> np.ndarray:
+    """Every slice's crack codes, as stored."""
+    layout = view.layout
+    return view.read(int(layout.code_offsets[0]), int(layout.code_offsets[-1]))
 
 
 def _stacked_pins(views: list, counts: np.ndarray, head: CrackleHeader) -> bytes:

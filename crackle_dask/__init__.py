@@ -6,10 +6,25 @@ the z ranges they cover, fetching only the byte ranges those need.
 ``xarray.open_dataset(path, engine="crackle")`` gives the same files as a lazy
 Dataset (see :mod:`crackle_dask.xarray_backend`); :class:`StreamStack` indexes
 them directly, without Dask.
+
+Whole-stack analysis runs file by file on the active Dask scheduler (a
+``dask.distributed`` cluster when a client exists): :func:`voxel_counts`,
+:func:`centroids`, :func:`bounding_boxes`, :func:`statistics`, :func:`labels`
+and :func:`contains` combine per-file results in a tree;
+:func:`connected_components` labels each file, exchanges only the faces
+between neighbours and writes one output file per input; :func:`zstack` joins
+files into one without decoding; :func:`write_sidecars` writes every file's
+``.ckl.meta.parquet``.
 """
 
 from .array import open_array
+from .components import Components, connected_components
+from .files import write_sidecars, zstack
+from .reductions import bounding_boxes, centroids, contains, labels, statistics, voxel_counts
 from .stack import StreamStack
 from .store import FsspecStream
 
-__all__ = ["FsspecStream", "StreamStack", "open_array"]
+__all__ = [
+    "Components", "FsspecStream", "StreamStack", "bounding_boxes", "centroids", "connected_components", "contains",
+    "labels", "open_array", "statistics", "voxel_counts", "write_sidecars", "zstack",
+]

@@ -8,6 +8,7 @@ file's name in the message.
 
 import bisect
 import numbers
+from concurrent.futures import ThreadPoolExecutor
 
 import fsspec
 import numpy as np
@@ -17,13 +18,15 @@ from crackle.errors import FormatError
 
 from .store import FsspecStream
 
+_OPENING = 16  # files opened at once (each open is two small requests)
 
-def _paths(urlpath, storage_options) -> list:
+
+def file_paths(urlpath, storage_options) -> list:
     """``(fs, path)`` for a URL, a glob (sorted) or a list of URLs."""
     if isinstance(urlpath, (list, tuple)):
         if not urlpath:
             raise ValueError("no Crackle files given")
-        return [pair for url in urlpath for pair in _paths(url, storage_options)]
+        return [pair for url in urlpath for pair in file_paths(url, storage_options)]
     fs, path = fsspec.core.url_to_fs(str(urlpath), **(storage_options or {}))
     if any(c in path for c in "*?["):
         found = sorted(fs.glob(path))
@@ -80,8 +83,10 @@ class StreamStack:
 
     @classmethod
     def open(cls, urlpath, storage_options=None) -> "StreamStack":
-        """Open a URL, a glob (files taken in sorted order) or a list of URLs."""
-        return cls([open_stream(fs, path) for fs, path in _paths(urlpath, storage_options)])
+        """Open a URL, a glob (files taken in sorted order) or a list of URLs (several at once)."""
+        files = file_paths(urlpath, storage_options)
+        with ThreadPoolExecutor(min(_OPENING, len(files))) as pool:
+            return cls(list(pool.map(lambda file: open_stream(*file), files)))
 
     def __len__(self) -> int:
         return len(self.streams)

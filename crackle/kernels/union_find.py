@@ -73,3 +73,19 @@ def flatten(parent, foreground):
         else:
             labels[c] = labels[root]
     return labels, count
+
+
+@njit(cache=True, nogil=True)
+def union_pairs(parent, first, second):
+    """Join the sets of ``first[i]`` and ``second[i]`` for every ``i``."""
+    for i in range(first.size):
+        union(parent, first[i], second[i])
+
+
+@njit(cache=True, nogil=True)
+def roots(parent):
+    """The root of every element (the smallest element of its set)."""
+    out = np.empty_like(parent)
+    for c in range(parent.size):
+        out[c] = find(parent, c)
+    return out
