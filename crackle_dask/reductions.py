@@ -233,26 +233,24 @@ def statistics(urlpath, storage_options=None, split_every: int = _SPLIT_EVERY, c
     return run(dask.delayed(_table, pure=True)(total), compute, progress)
 
 
-def _file_labels(fs, path: str):
+def _file_labels(fs, path: str) -> Part:
+    """A file's labels (from its labels section) as a part without statistics."""
     stream = open_stream(fs, path)
-    return stream.header.dtype, codec.labels(stream)
-
-
-def _union(*parts):
-    dtype = parts[0][0]
-    return dtype, np.unique(np.concatenate([p[1] for p in parts]).astype(dtype))
+    head = stream.header
+    found = codec.labels(stream)
+    return Part(path, head.sx, head.sy, head.sz, head.dtype, found, np.zeros((found.size, 10), dtype=np.int64))
 
 
 def labels(urlpath, storage_options=None, split_every: int = _SPLIT_EVERY, compute: bool = True,
            progress: bool = False):
     """Sorted distinct labels of a stack, read from each file's labels section (no crack codes)."""
     parts = [dask.delayed(_file_labels, pure=True)(fs, path) for fs, path in file_paths(urlpath, storage_options)]
-    merged = tree_reduce(parts, _union, split_every)
-    return run(dask.delayed(_values, pure=True)(merged), compute, progress)
+    merged = tree_reduce(parts, combine_parts, split_every)
+    return run(dask.delayed(_labels_of, pure=True)(merged), compute, progress)
 
 
-def _values(part):
-    return part[1]
+def _labels_of(part: Part) -> np.ndarray:
+    return part.labels
 
 
 def _file_contains(fs, path: str, label: int) -> bool:

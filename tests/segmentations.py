@@ -58,3 +58,16 @@ def blocky(rng, shape, dtype, nlabels: int = 8, boxes: int = 12, noise: float = 
         # so that every negative value of the pool fits (see label_pool).
         arr.flat[0] = values.max()
     return np.asfortranarray(arr) if order == "F" else np.ascontiguousarray(arr)
+
+
+def same_partition(ours: np.ndarray, theirs: np.ndarray) -> bool:
+    """Whether two labellings split the volume identically (equal up to renumbering): ours -> theirs
+    is a function on the voxels, and one-to-one."""
+    ours, theirs = np.ravel(ours, order="F"), np.ravel(theirs, order="F")  # one voxel order for both
+    table = np.zeros(int(ours.max(initial=0)) + 1, dtype=theirs.dtype)
+    table[ours] = theirs
+    if not np.array_equal(table[ours], theirs):
+        return False
+    present = np.zeros(table.size, dtype=bool)
+    present[ours] = True
+    return np.unique(table[present]).size == int(present.sum())

@@ -6,7 +6,7 @@ import pytest
 
 import crackle
 from tests.reference import reference_decompress, run_reference
-from tests.segmentations import DTYPES, blocky
+from tests.segmentations import DTYPES, blocky, same_partition
 
 
 def per_label(arr: np.ndarray) -> dict:
@@ -138,19 +138,6 @@ def test_command_line_sidecars(tmp_path):
     assert run("meta", "a.ckl").returncode == 0 and (tmp_path / "a.ckl.meta.parquet").exists()
     done = run("meta", "--print", "a.ckl")
     assert "voxel_count" in done.stdout
-
-
-def same_partition(ours: np.ndarray, theirs: np.ndarray) -> bool:
-    """Whether two labellings split the volume identically (equal up to renumbering): ours -> theirs
-    is a function on the voxels, and one-to-one."""
-    ours, theirs = np.ravel(ours, order="F"), np.ravel(theirs, order="F")  # one voxel order for both
-    table = np.zeros(int(ours.max(initial=0)) + 1, dtype=theirs.dtype)
-    table[ours] = theirs
-    if not np.array_equal(table[ours], theirs):
-        return False
-    present = np.zeros(table.size, dtype=bool)
-    present[ours] = True
-    return np.unique(table[present]).size == int(present.sum())
 
 
 @pytest.mark.parametrize("connectivity", [6, 26])
