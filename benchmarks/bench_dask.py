@@ -33,18 +33,11 @@ sys.path.insert(0, str(ROOT))
 import crackle  # noqa: E402
 import crackle_dask  # noqa: E402
 from crackle_dask.stack import StreamStack  # noqa: E402
-from benchmarks.timing import BEST_SOURCE, best  # noqa: E402
+from benchmarks.timing import BEST_SOURCE, best, table  # noqa: E402
 from tests.reference import run_reference  # noqa: E402
 from tests.servers import http_server  # noqa: E402
 
 DATA = Path(os.environ.get("CRACKLE_TEST_DATA", ROOT.parent / "shared" / "data"))
-
-
-def table(title: str, header: tuple, rows: list) -> None:
-    print(f"\n{title}")
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    for row in [header, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(str(x).ljust(w) if i == 0 else str(x).rjust(w) for i, (x, w) in enumerate(zip(row, widths))))
 
 
 def reference_decompress_time(path: Path, repeat: int) -> float:

@@ -71,3 +71,11 @@ def print_ratios(title: str, paths: dict, theirs: dict, ours: dict) -> None:
             cell = lambda t: f"{t * 1e3:>10.1f}ms" if isinstance(t, float) else f"{t:>12}"  # noqa: E731
             both = isinstance(reference, float) and isinstance(mine, float)
             print(f"  {op:<26} {cell(reference)} {cell(mine)} {f'{reference / mine:>7.2f}x' if both else '-':>8}")
+
+
+def table(title: str, header: tuple, rows: list) -> None:
+    """Print ``rows`` under ``title`` as aligned columns (the first left-aligned, the rest right)."""
+    print(f"\n{title}")
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(str(x).ljust(w) if i == 0 else str(x).rjust(w) for i, (x, w) in enumerate(zip(row, widths))))

@@ -32,6 +32,7 @@ from crackle.errors import FormatError
 from crackle.files import atomic_write_on
 from crackle.kernels.union_find import roots, union_pairs
 from crackle.operations import relabel
+from crackle.stacking import zrange
 
 from .jobs import run
 from .stack import file_paths, named, open_stream
@@ -51,7 +52,8 @@ class Components:
 
 def label_file(fs, path: str, connectivity: int, binary_image: bool, memory_target) -> tuple:
     """``(stream, components, lower face, upper face)`` of one file labelled on its own; a face
-    is ``(new labels, original labels)`` of the first or last slice, as 2-D arrays."""
+    is ``(new labels, original labels)`` of the first or last slice as one-slice streams (kept
+    compressed while they wait for their neighbour)."""
     stream = open_stream(fs, path)
     head = stream.header
     if head.sz == 0:
@@ -60,8 +62,7 @@ def label_file(fs, path: str, connectivity: int, binary_image: bool, memory_targ
         memory_target = head.sx * head.sy * head.sz
     try:
         labelled = crackle.connected_components(stream, connectivity, binary_image, memory_target, parallel=1)
-        faces = [(codec.decompress_range(labelled, z, z + 1, 1)[:, :, 0],
-                  codec.decompress_range(stream, z, z + 1, 1)[:, :, 0]) for z in (0, head.sz - 1)]
+        faces = [(zrange(labelled, z, z + 1), zrange(stream, z, z + 1)) for z in (0, head.sz - 1)]
     except FormatError as err:
         raise named(err, path) from err
     return bytes(labelled.binary), int(codec.max(labelled)), faces[0], faces[1]
@@ -71,7 +72,8 @@ def face_pairs(lower: tuple, upper: tuple, connectivity: int, binary_image: bool
     """``(n, 2)`` distinct pairs ``(label below, label above)`` of components that touch across
     two facing slices (``lower``: the upper face of the file below, ``upper``: the lower face of
     the file above) and are one object: same original label, or both foreground in a binary image."""
-    (below, below_original), (above, above_original) = lower, upper
+    below, below_original, above, above_original = (codec.decompress_range(face, 0, 1, 1)[:, :, 0]
+                                                    for face in (*lower, *upper))
     if below.shape != above.shape:
         raise ValueError(f"cannot stack {names[1]} ({above.shape[0]} x {above.shape[1]}) on {names[0]} "
                          f"({below.shape[0]} x {below.shape[1]}): x and y must match")

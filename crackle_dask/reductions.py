@@ -38,6 +38,15 @@ class Part:
     table: np.ndarray  # (labels, 10) int64 rows, columns as crackle.analysis.COUNT ... MAX_Z
 
 
+class LabelDict(dict):
+    """A ``dict`` of per-label results.
+
+    A subclass only so that ``dask.distributed`` moves it pickled in one piece:
+    it serializes a plain dict item by item, which takes seconds for 100,000
+    labels (6 s against 0.04 s measured).
+    """
+
+
 def _modified(info: dict):
     """A file's modification time in seconds from an fsspec ``info`` dict, or None if it has none."""
     for key in ("mtime", "LastModified", "last_modified", "updated", "mtime_ns"):
@@ -149,7 +158,7 @@ def _finish(result, what: str, label, no_slice_conversion: bool = False):
         else:
             found = {int(v): tuple(slice(int(c[k]), int(c[k + 3]) + 1) for k in range(3))
                      for v, c in zip(labels, corners)}
-    return found[int(label)] if label is not None else found
+    return found[int(label)] if label is not None else LabelDict(found)
 
 
 def _reduction(what: str, urlpath, label, storage_options, use_sidecars, split_every, compute, progress, **kwargs):

@@ -86,6 +86,18 @@ def main():
         first = crackle.CrackleArray(Path(folder, "block000.ckl").read_bytes())
         print(f"block000: {first.num_labels()} labels, max {first.max()}, contains {target}: {target in first}")
 
+        # Whole-stack analysis, file by file on the workers: only per-label rows travel.
+        blocks = os.path.join(folder, "block*.ckl")
+        start = time.perf_counter()
+        counts = crackle_dask.voxel_counts(blocks)
+        boxes = crackle_dask.bounding_boxes(blocks)
+        print(f"voxel counts and boxes of {len(counts)} labels ({time.perf_counter() - start:.2f} s): "
+              f"object {target} has {counts[target]:,} voxels in {boxes[target]}")
+        start = time.perf_counter()
+        result = crackle_dask.connected_components(blocks, out=os.path.join(folder, "components"), connectivity=26)
+        print(f"26-connected components: {result.count:,}, written as {len(result.files)} files "
+              f"({time.perf_counter() - start:.1f} s)")
+
 
 if __name__ == "__main__":
     main()
