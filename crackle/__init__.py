@@ -56,6 +56,7 @@ from .operations import (
 )
 from .recoding import reencode
 from .stacking import full, mode_pooling_2x2x1, ones, recompress, zeros, zshatter, zsplit, zstack
+from .writer import CrackleWriter
 
 __version__ = "0.1.0"
 
@@ -64,6 +65,7 @@ __all__ = [
     "CrackFormat",
     "CrackleArray",
     "CrackleHeader",
+    "CrackleWriter",
     "FormatError",
     "LabelFormat",
     "add_scalar",

@@ -7,7 +7,7 @@ import numpy as np
 
 from . import analysis, codec, operations, recoding, stacking
 from .connectivity import connected_components
-from .encoder import compress_flat
+from .encoder import compress_as
 from .format.header import CrackFormat, CrackleHeader
 from .format.stream import MemoryStream
 
@@ -213,7 +213,7 @@ class CrackleArray:
             stop = zs.stop - low
             block[xkey, ykey, slice(zs.start - low, stop if stop >= 0 else None, zs.step)] = value
         head = self._head
-        slab = compress_flat(block, head.crack_format == CrackFormat.PERMISSIBLE, self.parallel)
+        slab = compress_as(block, head.crack_format == CrackFormat.PERMISSIBLE, parallel=self.parallel)
         binary = stacking.zstack([stacking.zrange(self, 0, low), slab, stacking.zrange(self, high, head.sz)])
         self.binary, self.stream_view = binary, MemoryStream(binary)
 

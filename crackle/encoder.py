@@ -48,7 +48,7 @@ def _thread_count(parallel: int) -> int:
     return int(parallel) or os.cpu_count() or 1
 
 
-def _count_pairs(arr, threads: int) -> int:
+def count_pairs(arr, threads: int = 1) -> int:
     """Equal consecutive voxels in Fortran order, which decides the crack format."""
     sx, sy, sz = arr.shape
     if arr.flags.f_contiguous:
@@ -168,11 +168,32 @@ def compress(
         Non-integer dtype, more than 3 dimensions, Markov order outside 0-15.
     """
     arr, fortran = _volume(labels)
+    check_options(allow_pins, markov_model_order)
+    threads = _thread_count(parallel)
+    unsigned = arr.view(unsigned_dtype(arr.dtype.itemsize))
+    permissible = arr.size > 0 and count_pairs(unsigned, threads) < arr.size // 2
+    return _encode(arr, fortran, permissible, allow_pins, markov_model_order, bgcolor, threads)
+
+
+def compress_as(labels: np.ndarray, permissible: bool, allow_pins: int = 0, markov_model_order: int = 0,
+                bgcolor: Optional[int] = None, parallel: int = 0) -> bytes:
+    """:func:`compress` with the crack format given (PERMISSIBLE if ``permissible``) instead of
+    chosen from the array's equal neighbours (see :func:`count_pairs`)."""
+    arr, fortran = _volume(labels)
+    check_options(allow_pins, markov_model_order)
+    return _encode(arr, fortran, permissible, allow_pins, markov_model_order, bgcolor, _thread_count(parallel))
+
+
+def check_options(allow_pins, markov_model_order) -> None:
+    """ValueError unless ``allow_pins`` is 0, 1 or 2 and ``markov_model_order`` 0 to 15."""
     if not (isinstance(markov_model_order, (int, np.integer)) and 0 <= markov_model_order <= MAX_MARKOV_ORDER):
         raise ValueError(f"markov_model_order must be an integer from 0 to {MAX_MARKOV_ORDER}, got {markov_model_order!r}")
     if allow_pins not in (0, 1, 2):
         raise ValueError(f"allow_pins must be 0, 1 or 2 (or a bool), got {allow_pins!r}")
-    threads = _thread_count(parallel)
+
+
+def _encode(arr: np.ndarray, fortran: bool, permissible: bool, allow_pins, markov_model_order, bgcolor,
+            threads: int) -> bytes:
     dtype = arr.dtype
     signed = dtype.kind == "i"
     sx, sy, sz = arr.shape
@@ -185,9 +206,7 @@ def compress(
         return head.tobytes()
 
     unsigned = arr.view(unsigned_dtype(dtype.itemsize))
-    voxels = sx * sy * sz
-    permissible = _count_pairs(unsigned, threads) < voxels // 2
-    pins = bool(allow_pins) and not permissible and not signed and sz > 1 and voxels <= 0xFFFFFFFF
+    pins = bool(allow_pins) and not permissible and not signed and sz > 1 and arr.size <= 0xFFFFFFFF
     with ThreadPoolExecutor(max_workers=1) as side:
         search = side.submit(_search_pins, unsigned) if pins else None
         blocks = _encode_all(unsigned, permissible, threads)
@@ -322,26 +341,3 @@ def _pin_labels(search: tuple, values: np.ndarray, counts: np.ndarray, bgcolor, 
         (np.searchsorted(foreground, cc_values[cc_keep]), cc_ids[cc_keep]),
         counts, head,
     )
-
-def compress_flat(labels: np.ndarray, permissible: bool, parallel: int = 0) -> bytes:
-    """Compress with FLAT labels, no Markov model and the given crack format (PERMISSIBLE if
-    ``permissible``), instead of the one :func:`compress` would choose."""
-    arr, fortran = _volume(labels)
-    threads = _thread_count(parallel)
-    dtype = arr.dtype
-    sx, sy, sz = arr.shape
-    head = CrackleHeader(
-        label_format=LabelFormat.FLAT,
-        crack_format=CrackFormat.PERMISSIBLE if permissible else CrackFormat.IMPERMISSIBLE,
-        data_width=dtype.itemsize, stored_data_width=1, sx=sx, sy=sy, sz=sz, num_label_bytes=0,
-        fortran_order=fortran, grid_size=2**31, signed=dtype.kind == "i", markov_model_order=0,
-        is_sorted=True, is_remapped=False,
-    )
-    if arr.size == 0:
-        return head.tobytes()
-    blocks = _encode_all(arr.view(unsigned_dtype(dtype.itemsize)), permissible, threads)
-    values = np.concatenate([b[4] for b in blocks]).view(dtype)
-    counts = np.concatenate([b[3] for b in blocks])
-    labels_section = flat_section(values, counts, head)
-    codes, lengths = final_codes(blocks, 0, None)
-    return assemble(head, labels_section, b"", codes, lengths, np.concatenate([b[5] for b in blocks]))

@@ -10,7 +10,7 @@ is decoded for that, one stream at a time.
 import numpy as np
 
 from . import codec
-from .encoder import compress_flat, final_codes, markov_model
+from .encoder import compress_as, final_codes, markov_model
 from .errors import FormatError
 from .format.assemble import assemble
 from .format.header import MAX_MARKOV_ORDER, CrackFormat
@@ -72,7 +72,7 @@ def reencode_like(views: list) -> list:
     same_format = []
     for view in views:
         if view.header.crack_format != views[0].header.crack_format:
-            view = codec.stream_view(compress_flat(codec.decompress(view), permissible))
+            view = codec.stream_view(compress_as(codec.decompress(view), permissible))
         same_format.append(view)
     blocks = [_plain_block(view) for view in same_format]
     order = max(view.header.markov_model_order for view in views)
