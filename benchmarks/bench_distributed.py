@@ -37,30 +37,11 @@ sys.path.insert(0, str(ROOT))
 import crackle  # noqa: E402
 import crackle_dask  # noqa: E402
 from crackle.stacking import zrange  # noqa: E402
-from benchmarks.timing import BEST_SOURCE, best, table  # noqa: E402
+from benchmarks.timing import BEST_SOURCE, best, peak, reset_peak, table  # noqa: E402
 from tests.reference import run_reference  # noqa: E402
 
 DATA = Path(os.environ.get("CRACKLE_TEST_DATA", ROOT.parent / "shared" / "data"))
 MIB = 1 << 20
-
-
-def _status(field: str) -> int:
-    """A memory field of this process's /proc/self/status, in bytes."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    raise KeyError(field)
-
-
-def reset_peak() -> int:
-    """Forget this process's peak resident memory; returns its resident memory now."""
-    Path("/proc/self/clear_refs").write_text("5")
-    return _status("VmRSS")
-
-
-def peak() -> int:
-    """This process's peak resident memory since the last :func:`reset_peak`."""
-    return _status("VmHWM")
 
 
 def write_stack(folder: Path, stream: bytes, files: int) -> str:

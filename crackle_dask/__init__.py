@@ -14,7 +14,8 @@ and :func:`contains` combine per-file results in a tree;
 :func:`connected_components` labels each file, exchanges only the faces
 between neighbours and writes one output file per input; :func:`zstack` joins
 files into one without decoding; :func:`write_sidecars` writes every file's
-``.ckl.meta.parquet``.
+``.ckl.meta.parquet``. :func:`to_crackle` writes Dask, numpy and xarray
+volumes as one file or one file per z-block, a task per chunk.
 """
 
 from .array import open_array
@@ -23,8 +24,9 @@ from .files import write_sidecars, zstack
 from .reductions import bounding_boxes, centroids, contains, labels, statistics, voxel_counts
 from .stack import StreamStack
 from .store import FsspecStream
+from .writing import to_crackle
 
 __all__ = [
     "Components", "FsspecStream", "StreamStack", "bounding_boxes", "centroids", "connected_components", "contains",
-    "labels", "open_array", "statistics", "voxel_counts", "write_sidecars", "zstack",
+    "labels", "open_array", "statistics", "to_crackle", "voxel_counts", "write_sidecars", "zstack",
 ]

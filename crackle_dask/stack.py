@@ -7,7 +7,9 @@ file's name in the message.
 """
 
 import bisect
+import json
 import numbers
+import posixpath
 from concurrent.futures import ThreadPoolExecutor
 
 import fsspec
@@ -19,10 +21,12 @@ from crackle.errors import FormatError
 from .store import FsspecStream
 
 _OPENING = 16  # files opened at once (each open is two small requests)
+MANIFEST = "manifest.json"  # the list of files to_crackle writes beside them
 
 
 def file_paths(urlpath, storage_options) -> list:
-    """``(fs, path)`` for a URL, a glob (sorted) or a list of URLs."""
+    """``(fs, path)`` for a URL, a glob (sorted), a list of URLs, or a folder written by
+    ``to_crackle`` (its manifest lists the files; a manifest's own URL works too)."""
     if isinstance(urlpath, (list, tuple)):
         if not urlpath:
             raise ValueError("no Crackle files given")
@@ -33,7 +37,27 @@ def file_paths(urlpath, storage_options) -> list:
         if not found:
             raise FileNotFoundError(f"no file matches {urlpath!r}")
         return [(fs, p) for p in found]
+    if not path.endswith((".ckl", ".ckl.gz")):
+        manifest = path if path.endswith(".json") else posixpath.join(path.rstrip("/"), MANIFEST)
+        if path.endswith(".json") or fs.isdir(path):
+            return [(fs, p) for p in _listed(fs, manifest)]
     return [(fs, path)]
+
+
+def _listed(fs, manifest: str) -> list:
+    """The files a ``to_crackle`` manifest lists, in z order (ValueError if it is not one)."""
+    try:
+        with fs.open(manifest, "rb") as handle:
+            listing = json.load(handle)
+        names = [entry["name"] for entry in listing["files"]]
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"{manifest} not found: a folder opens through the manifest "
+                                "to_crackle writes (or give a glob)") from err
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{manifest} is not a Crackle stack manifest: {err}") from err
+    if listing.get("format") != "crackle-stack" or not names:
+        raise ValueError(f"{manifest} is not a Crackle stack manifest (or lists no files)")
+    return [posixpath.join(posixpath.dirname(manifest), name) for name in names]
 
 
 def open_stream(fs, path: str) -> FsspecStream:
