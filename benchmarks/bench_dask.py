@@ -33,21 +33,10 @@ sys.path.insert(0, str(ROOT))
 import crackle  # noqa: E402
 import crackle_dask  # noqa: E402
 from crackle_dask.stack import StreamStack  # noqa: E402
-from benchmarks.timing import BEST_SOURCE, best, table  # noqa: E402
-from tests.reference import run_reference  # noqa: E402
+from benchmarks.timing import best, reference_time, table  # noqa: E402
 from tests.servers import http_server  # noqa: E402
 
 DATA = Path(os.environ.get("CRACKLE_TEST_DATA", ROOT.parent / "shared" / "data"))
-
-
-def reference_decompress_time(path: Path, repeat: int) -> float:
-    code = BEST_SOURCE + f"""
-import json, crackle
-stream = open({str(path)!r}, "rb").read()
-crackle.decompress(stream)
-print(json.dumps(best(lambda: crackle.decompress(stream), {repeat})))
-"""
-    return run_reference(code)
 
 
 def whole_volume(folder: Path, stream: bytes, expected: np.ndarray, repeat: int) -> None:
@@ -55,7 +44,7 @@ def whole_volume(folder: Path, stream: bytes, expected: np.ndarray, repeat: int)
 
     ours = best(lambda: crackle.decompress(stream), repeat)
     ours_c = best(lambda: crackle.codec.decompress_range(stream, None, None, order="C"), repeat)
-    reference = reference_decompress_time(folder / "volume.ckl", repeat)
+    reference = reference_time(folder / "volume.ckl", "crackle.decompress(stream)", repeat)
     sources = {"1 file": str(folder / "volume.ckl"), "4 files": str(folder / "part*.ckl")}
     rows = [("crackle.decompress (in memory, F order)", "-", "-", f"{ours:.3f}", "1.00"),
             ("decompress_range(order='C')", "-", "-", f"{ours_c:.3f}", f"{ours_c / ours:.2f}"),

@@ -37,8 +37,7 @@ sys.path.insert(0, str(ROOT))
 import crackle  # noqa: E402
 import crackle_dask  # noqa: E402
 from crackle.stacking import zrange  # noqa: E402
-from benchmarks.timing import BEST_SOURCE, best, peak, reset_peak, table  # noqa: E402
-from tests.reference import run_reference  # noqa: E402
+from benchmarks.timing import best, peak, reference_time, reset_peak, table  # noqa: E402
 
 DATA = Path(os.environ.get("CRACKLE_TEST_DATA", ROOT.parent / "shared" / "data"))
 MIB = 1 << 20
@@ -88,16 +87,6 @@ def decode_everything(pattern: str) -> dict:
     return dict(zip(labels.tolist(), counts.tolist()))
 
 
-def reference_voxel_counts(path: Path, repeat: int) -> float:
-    code = BEST_SOURCE + f"""
-import json, crackle
-stream = open({str(path)!r}, "rb").read()
-crackle.voxel_counts(stream)
-print(json.dumps(best(lambda: crackle.voxel_counts(stream), {repeat})))
-"""
-    return run_reference(code)
-
-
 def voxel_count_table(folder: Path, stream: bytes, repeat: int) -> None:
     pattern = write_stack(folder / "vc64", stream, 64)
     single = folder / "single.ckl"
@@ -110,7 +99,7 @@ def voxel_count_table(folder: Path, stream: bytes, repeat: int) -> None:
     rows = [("crackle_dask.voxel_counts, 64 files, crack codes", ours),
             ("crackle_dask.voxel_counts, 64 files, sidecars", best(lambda: crackle_dask.voxel_counts(pattern), repeat)),
             ("crackle.voxel_counts, one file (2 threads)", best(lambda: crackle.voxel_counts(stream), repeat)),
-            ("crackle-codec voxel_counts, one file", reference_voxel_counts(single, repeat)),
+            ("crackle-codec voxel_counts, one file", reference_time(single, "crackle.voxel_counts(stream)", repeat)),
             ("decode every file on the cluster + np.unique", best(lambda: decode_everything(pattern), repeat))]
     table("Voxel counts, 512^3 volume as 64 files of 512x512x8, 2 workers x 1 thread",
           ("method", "time", "time / ours"),

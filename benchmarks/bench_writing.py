@@ -36,21 +36,11 @@ sys.path.insert(0, str(ROOT))
 
 import crackle  # noqa: E402
 import crackle_dask  # noqa: E402
-from benchmarks.timing import BEST_SOURCE, peak, reset_peak, table  # noqa: E402
-from tests.reference import run_reference  # noqa: E402
+from benchmarks.timing import peak, reference_time, reset_peak, table  # noqa: E402
 
 DATA = Path(os.environ.get("CRACKLE_TEST_DATA", ROOT.parent / "shared" / "data"))
 MIB = 1 << 20
 CHUNK = 64  # slices per chunk: 64 MiB of uint32
-
-
-def reference_compress_time(path: Path) -> float:
-    code = BEST_SOURCE + f"""
-import json, crackle
-arr = crackle.decompress(open({str(path)!r}, "rb").read())
-print(json.dumps(best(lambda: crackle.compress(arr), 2)))
-"""
-    return run_reference(code)
 
 
 def to_crackle_table(folder: Path, stream: bytes, volume: np.ndarray, client) -> None:
@@ -75,7 +65,8 @@ def to_crackle_table(folder: Path, stream: bytes, volume: np.ndarray, client) ->
     start = time.perf_counter()
     crackle.compress(volume)
     rows.append(("crackle.compress of the array in memory", f"{time.perf_counter() - start:.2f} s", "-", "-"))
-    rows.append(("crackle-codec compress of the array in memory", f"{reference_compress_time(source):.2f} s", "-", "-"))
+    theirs = reference_time(source, "crackle.compress(arr)", 2)
+    rows.append(("crackle-codec compress of the array in memory", f"{theirs:.2f} s", "-", "-"))
     table("to_crackle of the 512^3 volume, read lazily in 64-slice chunks (flat labels, Markov order 0)",
           ("method", "time", "peak gained per worker", "bound (2 chunks + output)"), rows)
 

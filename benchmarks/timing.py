@@ -49,6 +49,21 @@ def shared_and_flat_streams(folder: Path) -> dict:
     return {"shared file (pins, M7)": str(shared), "flat, M0": str(flat)}
 
 
+def reference_time(path: Path, expression: str, repeat: int):
+    """The best time of ``expression`` under crackle-codec, in a subprocess, with ``stream`` (the
+    file's bytes) and ``arr`` (its decoded array) in scope; it runs once first, to warm up."""
+    from tests.reference import run_reference
+
+    code = BEST_SOURCE + f"""
+import json, crackle
+stream = open({str(path)!r}, "rb").read()
+arr = crackle.decompress(stream)
+{expression}
+print(json.dumps(best(lambda: {expression}, {repeat})))
+"""
+    return run_reference(code)
+
+
 def measure_both(timings: str, paths: dict, repeat: int) -> tuple:
     """Run ``timings`` (code defining ``measure(paths, repeat)``) under crackle-codec and under this
     project, each in a fresh process: ``(theirs, ours)``."""

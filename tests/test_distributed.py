@@ -250,3 +250,19 @@ def test_a_worker_killed_mid_job_leaves_no_partial_output(connectomics_stream, t
         assert report == {"header": True, "crack_index": True, "labels": True, "z": []}
     assert result.count == int(crackle.max(whole))
     assert same_partition(component_labels(joined), component_labels(whole))
+
+
+def test_to_crackle_on_the_cluster(client, seed, tmp_path, s3):
+    """Chunks encoded on worker processes; files written from the workers, locally and to S3."""
+    import dask.array as da
+
+    fs, options = s3
+    rng = np.random.default_rng(seed)
+    arr = blocky(rng, (30, 20, 45), np.uint32, noise=0.1)
+    volume = da.from_array(arr, chunks=(-1, 7, (5, 11, 20, 9)))
+    crackle_dask.to_crackle(volume, str(tmp_path / "one.ckl"), markov_model_order=3)
+    assert (tmp_path / "one.ckl").read_bytes() == crackle.compress(arr, markov_model_order=3)
+    urls = crackle_dask.to_crackle(volume, "s3://volumes/cluster-written", z_per_file=8, storage_options=options)
+    assert len(urls) == 6 and fs.exists("volumes/cluster-written/manifest.json")
+    back = crackle_dask.open_array("s3://volumes/cluster-written", storage_options=options)
+    np.testing.assert_array_equal(back.compute(), arr)
