@@ -66,7 +66,7 @@ def whole_volume(folder: Path, stream: bytes, expected: np.ndarray, repeat: int)
     run("dask threads (2)", "threads")
     for processes, workers, threads in ((True, 2, 1), (False, 1, 2)):
         with LocalCluster(n_workers=workers, threads_per_worker=threads, processes=processes,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
+                          dashboard_address=":0") as cluster, Client(cluster) as client:
             kind = "processes" if processes else "threads"
             run(f"distributed, {workers} x {threads} ({kind})", client.get)
     table("Whole-volume .compute() (512^3 uint32, best of %d; ratio = time / crackle.decompress)" % repeat,

@@ -156,7 +156,7 @@ def main() -> None:
     args = parser.parse_args()
     stream = gzip.decompress((DATA / "connectomics.npy.ckl.gz").read_bytes())
     with tempfile.TemporaryDirectory() as tmp, \
-            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         folder = Path(tmp)
         voxel_count_table(folder, stream, args.repeat)

@@ -71,6 +71,12 @@ def atomic_write(path, storage_options=None):
         raise
 
 
+def is_local(fs) -> bool:
+    """Whether the fsspec filesystem ``fs`` is the local one (where files are renamed into place)."""
+    protocols = (fs.protocol,) if isinstance(fs.protocol, str) else fs.protocol
+    return "file" in protocols
+
+
 @contextlib.contextmanager
 def atomic_write_on(fs, path: str):
     """:func:`atomic_write` to ``path`` on the fsspec filesystem ``fs``.
@@ -79,8 +85,7 @@ def atomic_write_on(fs, path: str):
     place; any other is written to a local temporary file and sent in one
     upload, which an object store shows only when complete.
     """
-    protocols = (fs.protocol,) if isinstance(fs.protocol, str) else fs.protocol
-    if "file" in protocols:
+    if is_local(fs):
         with atomic_write(path) as handle:
             yield handle
         return

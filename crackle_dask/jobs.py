@@ -8,10 +8,10 @@ works on what ``compute=False`` returns.
 
 import dask
 
-_SPLIT_EVERY = 8  # parts combined by one task of a tree reduction
+SPLIT_EVERY = 8  # parts combined by one task of a tree reduction
 
 
-def tree_reduce(parts: list, combine, split_every: int = _SPLIT_EVERY):
+def tree_reduce(parts: list, combine, split_every: int = SPLIT_EVERY):
     """One delayed result from ``parts`` (delayed), combined ``split_every`` at a time, in order.
 
     ``combine(*parts)`` receives consecutive parts in stack order, so it may

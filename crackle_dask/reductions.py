@@ -21,7 +21,7 @@ from crackle.analysis import (
 )
 from crackle.errors import FormatError
 
-from .jobs import _SPLIT_EVERY, run, tree_reduce
+from .jobs import SPLIT_EVERY, run, tree_reduce
 from .stack import file_paths, named, open_stream
 
 
@@ -133,7 +133,7 @@ def combine_parts(*parts: Part) -> Part:
 
 
 def stack_statistics(urlpath, label=None, storage_options=None, sidecars: bool = False,
-                     split_every: int = _SPLIT_EVERY):
+                     split_every: int = SPLIT_EVERY):
     """A delayed :class:`Part` for a whole stack: one task per file, combined in a tree."""
     parts = [dask.delayed(file_part, pure=True)(fs, path, label, sidecars,
                                                 dask_key_name=f"crackle-statistics-{dask.base.tokenize(fs, path, label, sidecars)}")
@@ -191,14 +191,14 @@ _COMMON = """
 
 
 def voxel_counts(urlpath, label=None, storage_options=None, use_sidecars: bool = True,
-                 split_every: int = _SPLIT_EVERY, compute: bool = True, progress: bool = False):
+                 split_every: int = SPLIT_EVERY, compute: bool = True, progress: bool = False):
     """Voxels of each label of a stack of files, ``{label: count}`` (or the count of ``label``).
     """
     return _reduction("counts", urlpath, label, storage_options, use_sidecars, split_every, compute, progress)
 
 
 def centroids(urlpath, label=None, storage_options=None, use_sidecars: bool = True,
-              split_every: int = _SPLIT_EVERY, compute: bool = True, progress: bool = False):
+              split_every: int = SPLIT_EVERY, compute: bool = True, progress: bool = False):
     """Mean voxel position of each label of a stack, ``{label: array([x, y, z])}`` (z counted
     from the bottom of the first file), or that of ``label``.
     """
@@ -206,7 +206,7 @@ def centroids(urlpath, label=None, storage_options=None, use_sidecars: bool = Tr
 
 
 def bounding_boxes(urlpath, label=None, no_slice_conversion: bool = False, storage_options=None,
-                   use_sidecars: bool = True, split_every: int = _SPLIT_EVERY, compute: bool = True,
+                   use_sidecars: bool = True, split_every: int = SPLIT_EVERY, compute: bool = True,
                    progress: bool = False):
     """Bounding box of each label of a stack, as :func:`crackle.bounding_boxes` gives it (slices,
     or ``array([xmin, ymin, zmin, xmax, ymax, zmax])`` with ``no_slice_conversion``).
@@ -232,7 +232,7 @@ def _table(part: Part):
     return pa.table(columns)
 
 
-def statistics(urlpath, storage_options=None, split_every: int = _SPLIT_EVERY, compute: bool = True,
+def statistics(urlpath, storage_options=None, split_every: int = SPLIT_EVERY, compute: bool = True,
                progress: bool = False):
     """Every label of a stack with its voxel count, centroid and bounding box, as a
     ``pyarrow.Table`` (columns label, voxel_count, centroid_x/y/z, min_x, max_x, min_y, max_y,
@@ -250,7 +250,7 @@ def _file_labels(fs, path: str) -> Part:
     return Part(path, head.sx, head.sy, head.sz, head.dtype, found, np.zeros((found.size, 10), dtype=np.int64))
 
 
-def labels(urlpath, storage_options=None, split_every: int = _SPLIT_EVERY, compute: bool = True,
+def labels(urlpath, storage_options=None, split_every: int = SPLIT_EVERY, compute: bool = True,
            progress: bool = False):
     """Sorted distinct labels of a stack, read from each file's labels section (no crack codes)."""
     parts = [dask.delayed(_file_labels, pure=True)(fs, path) for fs, path in file_paths(urlpath, storage_options)]
@@ -266,7 +266,7 @@ def _file_contains(fs, path: str, label: int) -> bool:
     return codec.contains(open_stream(fs, path), label)
 
 
-def contains(urlpath, label: int, storage_options=None, split_every: int = _SPLIT_EVERY, compute: bool = True,
+def contains(urlpath, label: int, storage_options=None, split_every: int = SPLIT_EVERY, compute: bool = True,
              progress: bool = False):
     """Whether any file of a stack holds ``label`` (each file's labels section alone is read)."""
     parts = [dask.delayed(_file_contains, pure=True)(fs, path, label) for fs, path in file_paths(urlpath, storage_options)]

@@ -18,7 +18,7 @@ import fsspec
 import numpy as np
 
 from crackle.encoder import compress
-from crackle.files import atomic_write_on
+from crackle.files import atomic_write_on, is_local
 from crackle.writer import encode_slab, joined_parts
 
 from .jobs import run
@@ -90,11 +90,6 @@ def _commit(sizes: list, fs, staged: list, final: list, manifest, single: bool):
     return urls[0] if single else urls
 
 
-def _renames(fs) -> bool:
-    protocols = (fs.protocol,) if isinstance(fs.protocol, str) else fs.protocol
-    return "file" in protocols
-
-
 def to_crackle(array, urlpath: str, z_per_file=None, allow_pins: int = 0, markov_model_order: int = 0,
                storage_options=None, compute: bool = True, progress: bool = False):
     """Write a volume as Crackle file(s), one encoding task per z-chunk.
@@ -153,7 +148,7 @@ def to_crackle(array, urlpath: str, z_per_file=None, allow_pins: int = 0, markov
                     "shape": list(volume.shape), "dtype": volume.dtype.str,
                     "files": [{"name": posixpath.basename(p), "z": [a, b]} for p, (a, b) in zip(final, ranges)]}
     staged = [posixpath.join(posixpath.dirname(p), f".{posixpath.basename(p)}.{token[:12]}.partial")
-              if _renames(fs) else p for p in final]
+              if is_local(fs) else p for p in final]
     empty = np.zeros(volume.shape[:2] + (0,), dtype=volume.dtype, order="F" if fortran else "C")
     sizes = [dask.delayed(_write, pure=True)([s for s, z in zip(slabs, starts) if a <= z < b], empty, fs, path,
                                              markov_model_order, allow_pins, dask_key_name=f"write-{i}-{token}")

@@ -57,7 +57,7 @@ def main():
     volume = load_volume(sys.argv[1] if len(sys.argv) > 1 else None)
     sx, sy, sz = volume.shape
     with tempfile.TemporaryDirectory() as folder, \
-            LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
+            LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         print(f"dask.distributed: {client}")
         write_blocks(volume, folder)

@@ -262,7 +262,7 @@ def test_distributed_cluster_with_processes(files):
 
     parts = ["connectomics_64x64x16_pins_markov7", "connectomics_64x64x16", "connectomics_64x64x16_C"]
     expected = np.concatenate([crackle.decompress(files[p].read_bytes()) for p in parts], axis=2)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         stacked = crackle_dask.open_array([str(files[p]) for p in parts], chunks=4)
         np.testing.assert_array_equal(stacked.compute(), expected)

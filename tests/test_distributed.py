@@ -22,7 +22,7 @@ def client():
     """A local cluster of 2 worker processes (1 thread each), the default scheduler while in use."""
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         yield client
 
@@ -230,7 +230,7 @@ def test_a_worker_killed_mid_job_leaves_no_partial_output(connectomics_stream, t
     parts = split(connectomics_stream, list(range(32, 512, 32)))
     pattern = write_parts(parts, tmp_path / "parts")
     out = tmp_path / "cc"
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         pids = list(client.run(os.getpid).values())
         future = client.compute(crackle_dask.connected_components(pattern, str(out), 26, compute=False))
