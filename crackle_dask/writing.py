@@ -9,6 +9,8 @@ on object stores each file is one upload, and the manifest, written last,
 lists only the files of a job that completed.
 """
 
+import contextlib
+import gzip
 import json
 import posixpath
 
@@ -65,12 +67,14 @@ def _encode(block: np.ndarray, fortran: bool, allow_pins: int):
     return encode_slab(block, None, allow_pins, None, 1)
 
 
-def _write(slabs: list, empty: np.ndarray, fs, path: str, markov_model_order: int, allow_pins: int) -> int:
+def _write(slabs: list, empty: np.ndarray, fs, path: str, markov_model_order: int, allow_pins: int,
+           packed: bool) -> int:
     """Join a file's slabs (``empty``, a volume of no voxels, if there are none) and write them
-    atomically to ``path``; returns the file's size."""
+    atomically to ``path``, gzipped if ``packed``; returns the stream's size."""
     parts = joined_parts(slabs, markov_model_order, allow_pins, None, 1) if slabs else [compress(empty)]
     size = 0
-    with atomic_write_on(fs, path) as handle:
+    with atomic_write_on(fs, path) as raw, (gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if packed
+                                            else contextlib.nullcontext(raw)) as handle:
         for piece in parts:
             size += handle.write(piece)
     return size
@@ -122,7 +126,8 @@ def to_crackle(array, urlpath: str, z_per_file=None, allow_pins: int = 0, markov
     -------
     str or list of str
         The file's URL, or the files' URLs in z order (a delayed one with
-        ``compute=False``).
+        ``compute=False``; then a failed job can leave the hidden temporary
+        files of the tasks that completed, ``.{name}.{token}.partial``).
     """
     volume, fortran = _as_dask(array)
     sz = volume.shape[2]
@@ -151,7 +156,8 @@ def to_crackle(array, urlpath: str, z_per_file=None, allow_pins: int = 0, markov
               if is_local(fs) else p for p in final]
     empty = np.zeros(volume.shape[:2] + (0,), dtype=volume.dtype, order="F" if fortran else "C")
     sizes = [dask.delayed(_write, pure=True)([s for s, z in zip(slabs, starts) if a <= z < b], empty, fs, path,
-                                             markov_model_order, allow_pins, dask_key_name=f"write-{i}-{token}")
+                                             markov_model_order, allow_pins, final[i].endswith(".gz"),
+                                             dask_key_name=f"write-{i}-{token}")
              for i, ((a, b), path) in enumerate(zip(ranges, staged))]
     result = dask.delayed(_commit, pure=True)(sizes, fs, staged, final, manifest, z_per_file is None,
                                               dask_key_name=f"commit-{token}")

@@ -1,5 +1,6 @@
 """The write path: CrackleWriter (slab by slab) and crackle_dask.to_crackle (a task per chunk)."""
 
+import gzip
 import json
 import os
 
@@ -121,6 +122,8 @@ def test_to_crackle_single_file_equals_compress(seed, tmp_path):
     arr = np.ascontiguousarray(random_volume(rng))
     crackle_dask.to_crackle(arr, str(tmp_path / "c.ckl"))
     assert (tmp_path / "c.ckl").read_bytes() == crackle.compress(arr)
+    crackle_dask.to_crackle(arr, str(tmp_path / "g.ckl.gz"))
+    assert gzip.decompress((tmp_path / "g.ckl.gz").read_bytes()) == crackle.compress(arr)
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]  # no temporary file is left
 
 
