@@ -15,7 +15,8 @@ from .decode import _write_slice
 
 
 @njit(cache=True, nogil=True)
-def _count_equal(after, before):
+def count_equal(after, before):
+    """Number of positions where ``after`` equals ``before`` (arrays of one size)."""
     count = 0
     for i in range(after.size):
         count += np.int64(after[i] == before[i])
@@ -30,7 +31,7 @@ def count_equal_neighbours(flat, nworkers):
     for worker in prange(nworkers):
         first = max(1, n * worker // nworkers)
         last = n * (worker + 1) // nworkers
-        counts[worker] = _count_equal(flat[first:last], flat[first - 1 : last - 1])
+        counts[worker] = count_equal(flat[first:last], flat[first - 1 : last - 1])
     return counts.sum()
 
 
