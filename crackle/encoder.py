@@ -179,11 +179,13 @@ def compress(
 
 
 def compress_as(labels: np.ndarray, permissible: bool, allow_pins: int = 0, markov_model_order: int = 0,
-                bgcolor: Optional[int] = None, parallel: int = 0) -> bytes:
+                bgcolor: Optional[int] = None, parallel: int = 0, fortran: Optional[bool] = None) -> bytes:
     """:func:`compress` with the crack format given (PERMISSIBLE if ``permissible``) instead of
-    chosen from the array's equal neighbours (see :func:`count_pairs`)."""
-    arr, fortran = _volume(labels)
+    chosen from the array's equal neighbours (see :func:`count_pairs`), and the header's memory
+    order given by ``fortran`` (None: the array's, as ``compress`` takes it)."""
+    arr, is_fortran = _volume(labels)
     check_options(allow_pins, markov_model_order)
+    fortran = is_fortran if fortran is None else bool(fortran)
     return _encode(arr, fortran, permissible, allow_pins, markov_model_order, bgcolor, _thread_count(parallel))
 
 

@@ -40,14 +40,14 @@ class Slab:
 
 
 def encode_slab(slab: np.ndarray, permissible: Optional[bool] = None, allow_pins: int = 0, bgcolor=None,
-                parallel: int = 0) -> Slab:
+                parallel: int = 0, fortran: Optional[bool] = None) -> Slab:
     """Encode a 3-D slab with plain crack codes in the crack format given (None: the one the slab
-    alone asks for)."""
+    alone asks for); ``fortran`` is the memory order the header records (None: the slab's)."""
     unsigned = slab.view(unsigned_dtype(slab.dtype.itemsize))
     pairs = count_pairs(unsigned, 1)
     if permissible is None:
         permissible = pairs < unsigned.size // 2
-    stream = compress_as(slab, permissible, allow_pins, 0, bgcolor, parallel)
+    stream = compress_as(slab, permissible, allow_pins, 0, bgcolor, parallel, fortran)
     return Slab(stream, pairs, int(unsigned[0, 0, 0]), int(unsigned[-1, -1, -1]))
 
 
@@ -66,7 +66,8 @@ def joined_parts(slabs: list, markov_model_order: int = 0, allow_pins: int = 0, 
     pairs = sum(slab.pairs for slab in slabs) + sum(a.last == b.first for a, b in zip(slabs[:-1], slabs[1:]))
     crack_format = CrackFormat.PERMISSIBLE if pairs < voxels // 2 else CrackFormat.IMPERMISSIBLE
     views = [view if view.header.crack_format == crack_format else codec.stream_view(
-        compress_as(codec.decompress(view), crack_format == CrackFormat.PERMISSIBLE, allow_pins, 0, bgcolor, parallel))
+        compress_as(codec.decompress(view), crack_format == CrackFormat.PERMISSIBLE, allow_pins, 0, bgcolor, parallel,
+                    view.header.fortran_order))
         for view in views]
     parts = stacked_parts(views)
     if markov_model_order:
@@ -95,6 +96,10 @@ class CrackleWriter:
         Encoded bytes kept in memory; beyond that they go to a temporary file.
     storage_options : dict, optional
         For fsspec URLs.
+    order : "F" or "C"
+        The memory order the header records (``decompress`` returns arrays in
+        it): Fortran, as crackle-codec writes, or C. ``compress`` takes it from
+        its array, so the stream equals ``compress`` of an array in this order.
 
     Notes
     -----
@@ -115,7 +120,7 @@ class CrackleWriter:
 
     def __init__(self, path_or_file, shape_xy, dtype, allow_pins: int = 0, markov_model_order: int = 0,
                  bgcolor: Optional[int] = None, parallel: int = 0, spill_bytes: int = _SPILL_BYTES,
-                 storage_options=None):
+                 storage_options=None, order: str = "F"):
         self.target = path_or_file
         self.shape_xy = tuple(int(n) for n in shape_xy)
         self.dtype = np.dtype(dtype)
@@ -124,10 +129,12 @@ class CrackleWriter:
         if self.dtype.kind not in "uib":
             raise ValueError(f"crackle compresses integer labels, got dtype {self.dtype}")
         check_options(allow_pins, markov_model_order)
+        if order not in ("C", "F"):
+            raise ValueError(f'order must be "C" or "F", got {order!r}')
         self.allow_pins, self.markov_model_order, self.bgcolor = allow_pins, int(markov_model_order), bgcolor
         self.parallel, self.spill_bytes, self.storage_options = parallel, int(spill_bytes), storage_options
         self.sz = 0
-        self._fortran = None  # the header's memory order, as compress sets it from the first slab
+        self._fortran = order == "F"
         self._permissible = None  # the crack format the slabs are encoded in: the first slab's
         self._slabs = []  # Slab records, without their streams
         self._extents = []  # (start, stop) of each slab's stream in the store
@@ -159,10 +166,8 @@ class CrackleWriter:
             arr = arr.astype(self.dtype)
         if arr.shape[2] == 0:
             return
-        if self._fortran is None:
-            self._fortran = bool(arr.flags.f_contiguous)
         arr = np.asfortranarray(arr) if self._fortran else np.ascontiguousarray(arr)
-        encoded = encode_slab(arr, self._permissible, self.allow_pins, self.bgcolor, self.parallel)
+        encoded = encode_slab(arr, self._permissible, self.allow_pins, self.bgcolor, self.parallel, self._fortran)
         view = codec.stream_view(encoded.stream)
         if self._permissible is None:
             self._permissible = view.header.crack_format == CrackFormat.PERMISSIBLE
@@ -197,7 +202,7 @@ class CrackleWriter:
 
     def _parts(self):
         if not self._slabs:  # no voxels: the header of an empty volume
-            return [compress_as(np.zeros(self.shape_xy + (0,), dtype=self.dtype, order="F"), False)]
+            return [compress_as(np.zeros(self.shape_xy + (0,), dtype=self.dtype), False, fortran=self._fortran)]
         return joined_parts(self._stored(), self.markov_model_order, self.allow_pins, self.bgcolor, self.parallel)
 
     def close(self):

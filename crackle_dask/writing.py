@@ -64,7 +64,7 @@ def _split_at(chunks: tuple, every: int) -> tuple:
 def _encode(block: np.ndarray, fortran: bool, allow_pins: int):
     """One chunk's stream (plain crack codes, its own crack format) and what joining it needs."""
     block = np.asfortranarray(block) if fortran else np.ascontiguousarray(block)
-    return encode_slab(block, None, allow_pins, None, 1)
+    return encode_slab(block, None, allow_pins, None, 1, fortran)
 
 
 def _write(slabs: list, empty: np.ndarray, fs, path: str, markov_model_order: int, allow_pins: int,

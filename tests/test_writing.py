@@ -54,7 +54,8 @@ def test_writer_on_random_volumes(seed):
         shape = (int(rng.integers(1, 30)), int(rng.integers(1, 30)), int(rng.integers(1, 30)))
         arr = blocky(rng, shape, dtype, noise=float(rng.choice([0.0, 0.3, 0.9])), order=rng.choice(["C", "F"]))
         order = int(rng.integers(3))
-        with crackle.CrackleWriter(None, shape[:2], dtype, markov_model_order=order) as writer:
+        memory = "F" if arr.flags.f_contiguous else "C"  # compress records the array's memory order
+        with crackle.CrackleWriter(None, shape[:2], dtype, markov_model_order=order, order=memory) as writer:
             z = 0
             while z < shape[2]:
                 step = int(rng.integers(0, 6))
