@@ -48,6 +48,8 @@ def encode_slab(slab: np.ndarray, permissible: Optional[bool] = None, allow_pins
     if permissible is None:
         permissible = pairs < unsigned.size // 2
     stream = compress_as(slab, permissible, allow_pins, 0, bgcolor, parallel, fortran)
+    if not unsigned.size:
+        return Slab(stream, 0, 0, 0)
     return Slab(stream, pairs, int(unsigned[0, 0, 0]), int(unsigned[-1, -1, -1]))
 
 

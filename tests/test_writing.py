@@ -81,6 +81,9 @@ def test_writer_refuses_bad_slabs_and_leaves_the_old_file(tmp_path):
     with crackle.CrackleWriter(str(path), (4, 5), np.uint16) as writer:
         pass  # no slabs: an empty volume
     assert crackle.header(path.read_bytes()).sz == 0 and crackle.decompress(path.read_bytes()).shape == (4, 5, 0)
+    with crackle.CrackleWriter(None, (0, 5), np.uint8) as writer:  # slabs of no voxels still count in z
+        writer.write(np.zeros((0, 5, 3), np.uint8))
+        assert writer.close() == crackle.compress(np.zeros((0, 5, 3), np.uint8, order="F"))
 
 
 def test_writer_peak_memory_is_bounded(connectomics, tmp_path):
