@@ -11,6 +11,7 @@ from typing import Optional
 import numpy as np
 
 from . import codec
+from .format.crc import crc32c
 from .format.stream import StreamView
 from .kernels.surface import surface_mask
 from .operations import astype, codes_alike, remap
@@ -129,7 +130,8 @@ def bounding_boxes(binary, label: Optional[int] = None, parallel: int = 0, no_sl
 
 
 def to_parquet(binary, parallel: int = 0):
-    """Voxel counts and bounding boxes as a ``pyarrow.Table``, with crackle-codec's sidecar schema.
+    """Voxel counts and bounding boxes as a ``pyarrow.Table``, with crackle-codec's sidecar schema
+    (and, in the schema's metadata, :func:`stream_fingerprint` under :data:`FINGERPRINT_KEY`).
 
     Columns: label (the stream's dtype), voxel_count (uint32, uint64 for
     volumes of 2^32 voxels or more), min_x, max_x, min_y, max_y and, for more
@@ -147,8 +149,21 @@ def to_parquet(binary, parallel: int = 0):
         names += [("min_z", MIN_Z), ("max_z", MAX_Z)]
     for name, column in names:
         columns[name] = table[:, column].astype(box_dtype)
-    schema = pa.schema([pa.field(name, pa.from_numpy_dtype(values.dtype)) for name, values in columns.items()])
+    schema = pa.schema([pa.field(name, pa.from_numpy_dtype(values.dtype)) for name, values in columns.items()],
+                       metadata={FINGERPRINT_KEY: stream_fingerprint(binary)})
     return pa.table(columns, schema=schema)
+
+
+FINGERPRINT_KEY = b"crackle:stream"  # sidecar metadata naming the stream described (other readers ignore it)
+
+
+def stream_fingerprint(binary) -> str:
+    """What identifies a stream for its sidecar: its length and the crc32c of its header, crack
+    index and labels section (read from the start of the stream: no crack codes are read)."""
+    view = codec.stream_view(binary)
+    head = view.header
+    known = builtins.min(view.size, head.header_bytes + head.grid_index_bytes + head.num_label_bytes)
+    return f"{view.size}:{crc32c(view.read(0, known)):08x}"
 
 
 def write_sidecar(binary, path, parallel: int = 0, fs=None) -> None:

@@ -17,7 +17,8 @@ import numpy as np
 
 from crackle import codec
 from crackle.analysis import (
-    COUNT, MAX_X, MAX_Y, MAX_Z, MIN_X, MIN_Y, MIN_Z, SUM_X, SUM_Z, combine_rows, label_statistics, sidecar_path,
+    COUNT, FINGERPRINT_KEY, MAX_X, MAX_Y, MAX_Z, MIN_X, MIN_Y, MIN_Z, SUM_X, SUM_Z, combine_rows, label_statistics,
+    sidecar_path, stream_fingerprint,
 )
 from crackle.errors import FormatError
 
@@ -66,7 +67,9 @@ def _modified(info: dict):
 
 def _from_sidecar(fs, path: str, stream):
     """``(labels, table)`` (sums left at 0) from the file's sidecar, or None when there is none or
-    it is stale: older than the file, or not describing its labels and voxels exactly."""
+    it is stale. A sidecar written here names the stream it describes (its length and the crc32c
+    of its header, index and labels); one without that name (crackle-codec's) must be at least
+    as new as the file and list exactly its labels and voxel total."""
     import pyarrow.parquet as pq
 
     side = sidecar_path(path)
@@ -74,11 +77,15 @@ def _from_sidecar(fs, path: str, stream):
         side_info = fs.info(side)
     except FileNotFoundError:
         return None
-    side_time, file_time = _modified(side_info), _modified(fs.info(path))
-    if side_time is not None and file_time is not None and side_time < file_time:
-        return None
     with fs.open(side, "rb") as handle:
         sidecar = pq.read_table(handle)
+    named = (sidecar.schema.metadata or {}).get(FINGERPRINT_KEY)
+    if named is not None and named.decode() != stream_fingerprint(stream):
+        return None
+    if named is None:
+        side_time, file_time = _modified(side_info), _modified(fs.info(path))
+        if side_time is not None and file_time is not None and side_time < file_time:
+            return None
     head = stream.header
     labels = sidecar.column("label").to_numpy()
     table = np.zeros((labels.size, 10), dtype=np.int64)
@@ -178,8 +185,9 @@ _COMMON = """
         Passed to fsspec.
     use_sidecars : bool
         Read a file's ``.ckl.meta.parquet`` sidecar instead of its crack codes
-        when the sidecar is at least as new as the file and lists exactly its
-        labels and voxels (centroids always read the crack codes).
+        when it is fresh: written here for this very stream (the sidecar names
+        it), or, for other sidecars, at least as new as the file and listing
+        exactly its labels and voxels. Centroids always read the crack codes.
     split_every : int
         Parts combined per task of the tree reduction.
     compute : bool

@@ -129,32 +129,46 @@ def test_results_are_dask_objects_for_progress(client, seed, tmp_path):
 
 
 def test_sidecars_are_written_and_used_when_fresh(seed, tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
     import crackle_dask.reductions as reductions
 
     arr, stream, pattern = random_stack(np.random.default_rng(seed), tmp_path)
-    with dask.config.set(scheduler="sync"):  # in this process, so that the patch below applies
+    files = sorted((tmp_path / "parts").glob("part*.ckl"))
+    sidecars = [f.with_suffix(".ckl.meta.parquet") for f in files]
+    truth = crackle.voxel_counts(stream)
+    real = reductions.label_statistics
+
+    def counts_without_crack_codes():
+        """voxel_counts with the crack-code path patched out: TypeError unless every sidecar is used."""
+        monkeypatch.setattr(reductions, "label_statistics", None)
+        try:
+            return crackle_dask.voxel_counts(pattern)
+        finally:
+            monkeypatch.setattr(reductions, "label_statistics", real)
+
+    with dask.config.set(scheduler="sync"):  # in this process, so that the patch applies
         written = crackle_dask.write_sidecars(pattern)
-        files = sorted((tmp_path / "parts").glob("part*.ckl"))
-        assert written == [f"file://{f}.meta.parquet" for f in files]
-        truth = crackle.voxel_counts(stream)
-        real = reductions.label_statistics
-        monkeypatch.setattr(reductions, "label_statistics", None)  # reading crack codes would fail
-        assert crackle_dask.voxel_counts(pattern) == truth
+        assert written == [f"file://{s}" for s in sidecars]
+        assert counts_without_crack_codes() == truth
+        monkeypatch.setattr(reductions, "label_statistics", None)
         assert crackle_dask.bounding_boxes(pattern) == crackle.bounding_boxes(stream)
         with pytest.raises(TypeError):
             crackle_dask.centroids(pattern)  # needs coordinate sums, which sidecars lack
-        # A stale sidecar (another file's, or older than its file) is not used.
-        files[0].with_suffix(".ckl.meta.parquet").write_bytes(files[1].with_suffix(".ckl.meta.parquet").read_bytes())
-        with pytest.raises(TypeError):
-            crackle_dask.voxel_counts(pattern)
-        os.utime(files[0].with_suffix(".ckl.meta.parquet"), (0, 0))
         monkeypatch.setattr(reductions, "label_statistics", real)
-        crackle_dask.write_sidecars([str(files[0])])
-        os.utime(files[0].with_suffix(".ckl.meta.parquet"), (0, 0))
-        assert crackle_dask.voxel_counts(pattern) == truth
-        monkeypatch.setattr(reductions, "label_statistics", None)
+        # A sidecar names its stream: another file's is not used, even if older or alike.
+        sidecars[0].write_bytes(sidecars[1].read_bytes())
         with pytest.raises(TypeError):
-            crackle_dask.voxel_counts(pattern)  # older than its file: read again
+            counts_without_crack_codes()
+        assert crackle_dask.voxel_counts(pattern) == truth
+        # crackle-codec's sidecars name no stream: used when at least as new as the file.
+        crackle_dask.write_sidecars([str(files[0])])
+        pq.write_table(pq.read_table(sidecars[0]).replace_schema_metadata(None), sidecars[0])
+        assert counts_without_crack_codes() == truth
+        os.utime(sidecars[0], (0, 0))
+        with pytest.raises(TypeError):
+            counts_without_crack_codes()
+        assert crackle_dask.voxel_counts(pattern) == truth
 
 
 def test_zstack_joins_files_without_decoding(seed, tmp_path):
