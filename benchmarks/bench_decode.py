@@ -23,36 +23,32 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.timing import BEST_SOURCE  # noqa: E402
+from benchmarks.timing import per_stream  # noqa: E402
 from tests.reference import run_reference  # noqa: E402
 
 DATA = Path(os.environ.get("CRACKLE_TEST_DATA", ROOT.parent / "shared" / "data"))
 STREAMS = ("shared file (pins, M7)", "flat, M0", "flat, M5", "pins, M5", "flat, M0, C order")
 
 # The same timing code runs in both processes; ``crackle`` is whichever is importable.
-TIMINGS = BEST_SOURCE + """
-import json, numpy as np, crackle
+TIMINGS = per_stream("""
+import crackle
 
-def measure(paths, repeat):
-    rows = {}
-    for name, path in paths.items():
-        stream = open(path, "rb").read()
-        uniq = crackle.labels(stream)
-        probe = [int(uniq[len(uniq) // 4]), int(uniq[len(uniq) // 2]), int(uniq[3 * len(uniq) // 4])]
-        crackle.decompress(stream)
-        row = {}
-        row["decompress"] = best(lambda: crackle.decompress(stream), repeat)
-        row["decompress(label=)"] = sum(
-            best(lambda: crackle.decompress(stream, label=v), repeat) for v in probe) / 3
-        arr = crackle.CrackleArray(stream)
-        row["CrackleArray[:, :, z]"] = best(lambda: arr[:, :, 257], repeat)
-        row["labels"] = best(lambda: crackle.labels(stream), repeat)
-        row["num_labels"] = best(lambda: crackle.num_labels(stream), repeat)
-        row["min + max"] = best(lambda: (crackle.min(stream), crackle.max(stream)), repeat)
-        row["contains"] = best(lambda: crackle.contains(stream, probe[1]), repeat)
-        rows[name] = row
-    return rows
-"""
+def row(stream, repeat):
+    uniq = crackle.labels(stream)
+    probe = [int(uniq[len(uniq) // 4]), int(uniq[len(uniq) // 2]), int(uniq[3 * len(uniq) // 4])]
+    crackle.decompress(stream)
+    times = {}
+    times["decompress"] = best(lambda: crackle.decompress(stream), repeat)
+    times["decompress(label=)"] = sum(
+        best(lambda: crackle.decompress(stream, label=v), repeat) for v in probe) / 3
+    arr = crackle.CrackleArray(stream)
+    times["CrackleArray[:, :, z]"] = best(lambda: arr[:, :, 257], repeat)
+    times["labels"] = best(lambda: crackle.labels(stream), repeat)
+    times["num_labels"] = best(lambda: crackle.num_labels(stream), repeat)
+    times["min + max"] = best(lambda: (crackle.min(stream), crackle.max(stream)), repeat)
+    times["contains"] = best(lambda: crackle.contains(stream, probe[1]), repeat)
+    return times
+""")
 
 PEAK = """
 import resource, sys, json, crackle

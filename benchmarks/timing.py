@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -29,6 +30,16 @@ def best(fn, repeat: int):
 
 
 BEST_SOURCE = "import time\n\n" + inspect.getsource(best)
+
+
+def per_stream(row_source: str) -> str:
+    """Timing code for :func:`measure_both`: ``row_source`` defines ``row(stream, repeat)``, which
+    returns ``{operation: best time}`` for one stream, and ``measure`` applies it to every file."""
+    return BEST_SOURCE + "import json\n" + textwrap.dedent(row_source) + textwrap.dedent("""
+
+        def measure(paths, repeat):
+            return {name: row(open(path, "rb").read(), repeat) for name, path in paths.items()}
+    """)
 
 
 def shared_and_flat_streams(folder: Path) -> dict:
@@ -73,6 +84,19 @@ def measure_both(timings: str, paths: dict, repeat: int) -> tuple:
     theirs = run_reference(call)
     done = subprocess.run([sys.executable, "-c", call], capture_output=True, text=True, cwd=str(ROOT), check=True)
     return theirs, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def compare_on_shared_streams(timings: str, repeat: int, what: str, extra=None):
+    """Time ``timings`` (see :func:`measure_both`) under crackle-codec and this project on the
+    shared stream and a flat copy, and print the ratios; ``extra(paths)`` runs while the files
+    exist, and what it returns is returned."""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = shared_and_flat_streams(Path(tmp))
+        theirs, ours = measure_both(timings, paths, repeat)
+        more = extra(paths) if extra else None
+    print_ratios(f"{what}, this project vs crackle-codec, 512^3 uint32, {os.cpu_count()} cores, "
+                 f"best of {repeat}; ratio = reference / ours", paths, theirs, ours)
+    return more
 
 
 def print_ratios(title: str, paths: dict, theirs: dict, ours: dict) -> None:

@@ -20,6 +20,9 @@ _BLOCK_COMPONENTS = 1 << 21  # components whose statistics are held at once (7 i
 _GRAPH_BLOCK_BYTES = 128 << 20  # decoded labels per block of the voxel connectivity graph
 # Columns of a statistics table: pixel count, sum of x, y and z, min x, max x, min y, max y, min z, max z.
 COUNT, SUM_X, SUM_Y, SUM_Z, MIN_X, MAX_X, MIN_Y, MAX_Y, MIN_Z, MAX_Z = range(10)
+# The sidecar's bounding-box columns (crackle-codec's names) and the table columns they hold.
+BOX_COLUMNS = (("min_x", MIN_X), ("max_x", MAX_X), ("min_y", MIN_Y), ("max_y", MAX_Y), ("min_z", MIN_Z),
+               ("max_z", MAX_Z))
 
 
 def combine_rows(labels: np.ndarray, rows: np.ndarray) -> tuple:
@@ -99,17 +102,12 @@ def label_statistics(binary, label: Optional[int] = None, parallel: int = 0) -> 
 
 def voxel_counts(binary, label: Optional[int] = None, parallel: int = 0):
     """Voxels of each label as ``{label: count}``, or the count of ``label`` (ValueError if absent)."""
-    labels, table = label_statistics(binary, label, parallel)
-    counts = dict(zip(labels.tolist(), table[:, COUNT].tolist()))
-    return counts[int(label)] if label is not None else counts
+    return counts_from(*label_statistics(binary, label, parallel), label)
 
 
 def centroids(binary, label: Optional[int] = None, parallel: int = 0):
     """Mean voxel position of each label as ``{label: array([x, y, z])}``, or that of ``label``."""
-    labels, table = label_statistics(binary, label, parallel)
-    means = table[:, SUM_X : SUM_Z + 1] / table[:, COUNT : COUNT + 1]
-    found = {int(v): means[i] for i, v in enumerate(labels)}
-    return found[int(label)] if label is not None else found
+    return centroids_from(*label_statistics(binary, label, parallel), label)
 
 
 def bounding_boxes(binary, label: Optional[int] = None, parallel: int = 0, no_slice_conversion: bool = False):
@@ -120,13 +118,33 @@ def bounding_boxes(binary, label: Optional[int] = None, parallel: int = 0, no_sl
     zmax], uint32)``. (crackle-codec gives a one-label volume the box
     ``0 .. sx`` rather than ``0 .. sx - 1``; this is exact.)
     """
-    labels, table = label_statistics(binary, label, parallel)
+    return boxes_from(*label_statistics(binary, label, parallel), label, no_slice_conversion)
+
+
+def _pick(found: dict, label):
+    """``found[label]``, or all of ``found`` when no label is asked for."""
+    return found[int(label)] if label is not None else found
+
+
+def counts_from(labels: np.ndarray, table: np.ndarray, label=None):
+    """:func:`voxel_counts` from a statistics table (see :func:`label_statistics`)."""
+    return _pick(dict(zip(labels.tolist(), table[:, COUNT].tolist())), label)
+
+
+def centroids_from(labels: np.ndarray, table: np.ndarray, label=None):
+    """:func:`centroids` from a statistics table."""
+    means = table[:, SUM_X : SUM_Z + 1] / table[:, COUNT : COUNT + 1]
+    return _pick({int(v): means[i] for i, v in enumerate(labels)}, label)
+
+
+def boxes_from(labels: np.ndarray, table: np.ndarray, label=None, no_slice_conversion: bool = False):
+    """:func:`bounding_boxes` from a statistics table."""
     corners = table[:, [MIN_X, MIN_Y, MIN_Z, MAX_X, MAX_Y, MAX_Z]].astype(np.uint32)
     if no_slice_conversion:
         boxes = {int(v): corners[i] for i, v in enumerate(labels)}
     else:
         boxes = {int(v): tuple(slice(int(c[k]), int(c[k + 3]) + 1) for k in range(3)) for v, c in zip(labels, corners)}
-    return boxes[int(label)] if label is not None else boxes
+    return _pick(boxes, label)
 
 
 def to_parquet(binary, parallel: int = 0):
@@ -144,10 +162,7 @@ def to_parquet(binary, parallel: int = 0):
     count_dtype = np.uint64 if head.voxels() > np.iinfo(np.uint32).max else np.uint32
     box_dtype = np.uint16 if builtins.max(head.sx, head.sy, head.sz) <= np.iinfo(np.uint16).max else np.uint32
     columns = {"label": labels.astype(head.dtype), "voxel_count": table[:, COUNT].astype(count_dtype)}
-    names = [("min_x", MIN_X), ("max_x", MAX_X), ("min_y", MIN_Y), ("max_y", MAX_Y)]
-    if head.sz > 1:
-        names += [("min_z", MIN_Z), ("max_z", MAX_Z)]
-    for name, column in names:
+    for name, column in BOX_COLUMNS if head.sz > 1 else BOX_COLUMNS[:4]:
         columns[name] = table[:, column].astype(box_dtype)
     schema = pa.schema([pa.field(name, pa.from_numpy_dtype(values.dtype)) for name, values in columns.items()],
                        metadata={FINGERPRINT_KEY: stream_fingerprint(binary)})

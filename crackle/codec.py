@@ -213,16 +213,18 @@ def component_values(binary, z_start: Optional[int] = None, z_end: Optional[int]
     return lut.view(head.dtype)
 
 
-def slice_checksums(binary, parallel: int = 0) -> np.ndarray:
-    """crc32c of every slice's component ids: stored in format v1, computed (by labelling each
-    slice's components) for format v0."""
+def slice_checksums(binary, z_start: Optional[int] = None, z_end: Optional[int] = None,
+                    parallel: int = 0) -> np.ndarray:
+    """crc32c of the component ids of slices ``z_start .. z_end - 1`` (default: all): stored in
+    format v1, computed (by labelling those slices' components) for format v0."""
     view = stream_view(binary)
     head = view.header
+    z_start, z_end = _check_z_range(head, z_start, z_end)
     if head.voxels() == 0:
-        return np.zeros(head.sz, dtype=np.uint32)
+        return np.zeros(z_end - z_start, dtype=np.uint32)
     if head.format_version == 1:
-        return np.array(view.slice_crcs(0, head.sz), dtype=np.uint32)
-    return _run_kernel(view, 0, head.sz, parallel, None, False, checksums=True)[2]
+        return np.array(view.slice_crcs(z_start, z_end), dtype=np.uint32)
+    return _run_kernel(view, z_start, z_end, parallel, None, False, checksums=True)[2]
 
 
 def _check_z_range(head: CrackleHeader, z_start, z_end) -> tuple:

@@ -103,12 +103,13 @@ def open_writer(filelike, storage_options=None):
     if hasattr(filelike, "write"):
         yield filelike
         return
-    with atomic_write(filelike, storage_options) as raw:
-        if _gzipped(filelike):
-            with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as packed:
-                yield packed
-        else:
-            yield raw
+    with atomic_write(filelike, storage_options) as raw, packing(raw, _gzipped(filelike)) as handle:
+        yield handle
+
+
+def packing(raw, gzipped: bool):
+    """A writer into the binary file ``raw``: gzip (reproducible: no timestamp) if ``gzipped``."""
+    return gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if gzipped else contextlib.nullcontext(raw)
 
 
 def read_bytes(filelike, storage_options=None, allow_mmap: bool = False):

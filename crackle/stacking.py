@@ -75,7 +75,7 @@ def zrange(binary, z_start: int, z_end: int) -> bytes:
     codes, offsets = view.crack_codes(z_start, z_end)
     codes = codes[int(offsets[0]) : int(offsets[-1])]
     return assemble(head, labels_section, stored_model(view), [codes], np.diff(offsets),
-                    codec.slice_checksums(view)[z_start:z_end])
+                    codec.slice_checksums(view, z_start, z_end))
 
 
 def zsplit(binary, z: int) -> tuple:

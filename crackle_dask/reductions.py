@@ -17,8 +17,8 @@ import numpy as np
 
 from crackle import codec
 from crackle.analysis import (
-    COUNT, FINGERPRINT_KEY, MAX_X, MAX_Y, MAX_Z, MIN_X, MIN_Y, MIN_Z, SUM_X, SUM_Z, combine_rows, label_statistics,
-    sidecar_path, stream_fingerprint,
+    BOX_COLUMNS, COUNT, FINGERPRINT_KEY, MAX_X, MAX_Y, MAX_Z, MIN_Z, SUM_X, SUM_Z, boxes_from, centroids_from,
+    combine_rows, counts_from, label_statistics, sidecar_path, stream_fingerprint,
 )
 from crackle.errors import FormatError
 
@@ -89,9 +89,8 @@ def _from_sidecar(fs, path: str, stream):
     head = stream.header
     labels = sidecar.column("label").to_numpy()
     table = np.zeros((labels.size, 10), dtype=np.int64)
-    for column, name in ((COUNT, "voxel_count"), (MIN_X, "min_x"), (MAX_X, "max_x"), (MIN_Y, "min_y"),
-                         (MAX_Y, "max_y"), (MIN_Z, "min_z"), (MAX_Z, "max_z")):
-        if name in sidecar.column_names:
+    for name, column in (("voxel_count", COUNT), *BOX_COLUMNS):
+        if name in sidecar.column_names:  # (no z columns for a one-slice file)
             table[:, column] = sidecar.column(name).to_numpy()
     fits = (table[:, [MAX_X, MAX_Y, MAX_Z]] < [head.sx, head.sy, head.sz]).all()
     if not (fits and np.array_equal(labels, codec.labels(stream))
@@ -148,24 +147,17 @@ def stack_statistics(urlpath, label=None, storage_options=None, sidecars: bool =
     return tree_reduce(parts, combine_parts, split_every)
 
 
-def _finish(result, what: str, label, no_slice_conversion: bool = False):
+def _finish(result: Part, what: str, label, no_slice_conversion: bool = False):
     """A combined :class:`Part` as the single-machine functions of crackle.analysis give it."""
-    labels, table = result.labels, result.table
-    if label is not None and not labels.size:
+    if label is not None and not result.labels.size:
         raise ValueError(f"label {label} is not in the volume")
     if what == "counts":
-        found = dict(zip(labels.tolist(), table[:, COUNT].tolist()))
+        found = counts_from(result.labels, result.table, label)
     elif what == "centroids":
-        means = table[:, SUM_X : SUM_Z + 1] / table[:, COUNT : COUNT + 1]
-        found = {int(v): means[i] for i, v in enumerate(labels)}
+        found = centroids_from(result.labels, result.table, label)
     else:
-        corners = table[:, [MIN_X, MIN_Y, MIN_Z, MAX_X, MAX_Y, MAX_Z]].astype(np.uint32)
-        if no_slice_conversion:
-            found = {int(v): corners[i] for i, v in enumerate(labels)}
-        else:
-            found = {int(v): tuple(slice(int(c[k]), int(c[k + 3]) + 1) for k in range(3))
-                     for v, c in zip(labels, corners)}
-    return found[int(label)] if label is not None else LabelDict(found)
+        found = boxes_from(result.labels, result.table, label, no_slice_conversion)
+    return found if label is not None else LabelDict(found)
 
 
 def _reduction(what: str, urlpath, label, storage_options, use_sidecars, split_every, compute, progress, **kwargs):
@@ -234,8 +226,7 @@ def _table(part: Part):
     columns = {"label": part.labels, "voxel_count": table[:, COUNT].astype(np.uint64)}
     for axis, column in zip("xyz", range(SUM_X, SUM_Z + 1)):
         columns[f"centroid_{axis}"] = table[:, column] / np.maximum(table[:, COUNT], 1)
-    for name, column in (("min_x", MIN_X), ("max_x", MAX_X), ("min_y", MIN_Y), ("max_y", MAX_Y),
-                         ("min_z", MIN_Z), ("max_z", MAX_Z)):
+    for name, column in BOX_COLUMNS:
         columns[name] = table[:, column].astype(np.uint32)
     return pa.table(columns)
 

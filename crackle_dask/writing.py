@@ -9,8 +9,6 @@ on object stores each file is one upload, and the manifest, written last,
 lists only the files of a job that completed.
 """
 
-import contextlib
-import gzip
 import json
 import posixpath
 
@@ -19,8 +17,8 @@ import dask.array as da
 import fsspec
 import numpy as np
 
-from crackle.encoder import compress
-from crackle.files import atomic_write_on, is_local
+from crackle.encoder import compress_as
+from crackle.files import atomic_write_on, is_local, packing
 from crackle.writer import encode_slab, joined_parts
 
 from .jobs import run
@@ -67,14 +65,14 @@ def _encode(block: np.ndarray, fortran: bool, allow_pins: int):
     return encode_slab(block, None, allow_pins, None, 1, fortran)
 
 
-def _write(slabs: list, empty: np.ndarray, fs, path: str, markov_model_order: int, allow_pins: int,
-           packed: bool) -> int:
+def _write(slabs: list, empty: np.ndarray, fortran: bool, fs, path: str, markov_model_order: int,
+           allow_pins: int, packed: bool) -> int:
     """Join a file's slabs (``empty``, a volume of no voxels, if there are none) and write them
     atomically to ``path``, gzipped if ``packed``; returns the stream's size."""
-    parts = joined_parts(slabs, markov_model_order, allow_pins, None, 1) if slabs else [compress(empty)]
+    parts = (joined_parts(slabs, markov_model_order, allow_pins, None, 1) if slabs
+             else [compress_as(empty, False, fortran=fortran)])
     size = 0
-    with atomic_write_on(fs, path) as raw, (gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if packed
-                                            else contextlib.nullcontext(raw)) as handle:
+    with atomic_write_on(fs, path) as raw, packing(raw, packed) as handle:
         for piece in parts:
             size += handle.write(piece)
     return size
@@ -154,8 +152,8 @@ def to_crackle(array, urlpath: str, z_per_file=None, allow_pins: int = 0, markov
                     "files": [{"name": posixpath.basename(p), "z": [a, b]} for p, (a, b) in zip(final, ranges)]}
     staged = [posixpath.join(posixpath.dirname(p), f".{posixpath.basename(p)}.{token[:12]}.partial")
               if is_local(fs) else p for p in final]
-    empty = np.zeros(volume.shape[:2] + (0,), dtype=volume.dtype, order="F" if fortran else "C")
-    sizes = [dask.delayed(_write, pure=True)([s for s, z in zip(slabs, starts) if a <= z < b], empty, fs, path,
+    empty = np.zeros(volume.shape[:2] + (0,), dtype=volume.dtype)
+    sizes = [dask.delayed(_write, pure=True)([s for s, z in zip(slabs, starts) if a <= z < b], empty, fortran, fs, path,
                                              markov_model_order, allow_pins, final[i].endswith(".gz"),
                                              dask_key_name=f"write-{i}-{token}")
              for i, ((a, b), path) in enumerate(zip(ranges, staged))]
