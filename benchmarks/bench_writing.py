@@ -50,7 +50,8 @@ def to_crackle_table(folder: Path, stream: bytes, volume: np.ndarray, client) ->
     crackle_dask.to_crackle(lazy[:, :, :2 * CHUNK], str(folder / "warm"), z_per_file=CHUNK)  # compiles on workers
     expected = crackle.compress(volume)
     rows = []
-    for name, target, per_file in (("one file", folder / "one.ckl", None), (f"files of {CHUNK} slices", folder / "many", CHUNK)):
+    outputs = (("one file", folder / "one.ckl", None), (f"files of {CHUNK} slices", folder / "many", CHUNK))
+    for name, target, per_file in outputs:
         baselines = client.run(reset_peak)
         start = time.perf_counter()
         crackle_dask.to_crackle(lazy, str(target), z_per_file=per_file)

@@ -144,6 +144,15 @@ def _mapping_arrays(mapping: dict, dtype: np.dtype) -> tuple:
     return keys[order], values[order]
 
 
+def lookup(keys: np.ndarray, wanted: np.ndarray) -> tuple:
+    """``(at, found)``: where each of ``wanted`` is in the sorted array ``keys`` (an index
+    within ``keys`` even when absent) and whether it is there."""
+    if not keys.size:
+        return np.zeros(wanted.size, dtype=np.intp), np.zeros(wanted.size, dtype=bool)
+    at = np.minimum(np.searchsorted(keys, wanted), keys.size - 1)
+    return at, keys[at] == wanted
+
+
 def remap(binary, mapping: dict, preserve_missing_labels: bool = False, in_place: bool = False,
           parallel: int = 0) -> bytes:
     """Replace labels through ``mapping`` (old label -> new label) without decoding the voxels.
@@ -178,11 +187,7 @@ def remap(binary, mapping: dict, preserve_missing_labels: bool = False, in_place
     unique, background = view.unique
     present = unique if background is None else np.append(unique, unique.dtype.type(background))
 
-    def find(labels: np.ndarray) -> tuple:
-        at = np.minimum(np.searchsorted(keys, labels), builtins.max(keys.size - 1, 0))
-        return at, (keys[at] == labels if keys.size else np.zeros(labels.size, dtype=bool))
-
-    at, found = find(present)
+    at, found = lookup(keys, present)
     if not preserve_missing_labels and not found.all():
         raise KeyError(f"label {int(present[~found][0])} is not in the mapping (preserve_missing_labels=False)")
     extremes = [int(a.min()) for a in (values[at[found]], present[~found]) if a.size]
@@ -191,7 +196,7 @@ def remap(binary, mapping: dict, preserve_missing_labels: bool = False, in_place
     targets = values.astype(dtype) if values.dtype != object else np.array(values.tolist(), dtype=dtype)
 
     def new_values(labels: np.ndarray) -> np.ndarray:
-        at, found = find(labels)
+        at, found = lookup(keys, labels)
         out = labels.astype(dtype)
         out[found] = targets[at[found]]
         return out

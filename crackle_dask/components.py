@@ -31,7 +31,7 @@ from crackle import codec
 from crackle.errors import FormatError
 from crackle.files import atomic_write_on
 from crackle.kernels.union_find import roots, union_pairs
-from crackle.operations import relabel
+from crackle.operations import lookup, relabel
 from crackle.stacking import zrange
 
 from .jobs import run
@@ -104,10 +104,8 @@ class Resolution:
         """Final labels of file ``i``'s local labels (0 stays 0)."""
         ids = local.astype(np.int64) + self.offsets[i]
         out = ids - np.searchsorted(self.merged_away, ids)
-        if self.joined.size:
-            at = np.minimum(np.searchsorted(self.joined, ids), self.joined.size - 1)
-            found = self.joined[at] == ids
-            out[found] = self.joined_final[at[found]]
+        at, found = lookup(self.joined, ids)
+        out[found] = self.joined_final[at[found]]
         out[local == 0] = 0
         return out
 
@@ -188,7 +186,8 @@ def connected_components(urlpath, out: str, connectivity: int = 26, binary_image
                                                             dask_key_name=f"label-file-{i}-{token}")
                 for i, (fs, path) in enumerate(files)]
     pairs = [dask.delayed(face_pairs, pure=True)(labelled[i][3], labelled[i + 1][2], connectivity, binary_image,
-                                                 (files[i][1], files[i + 1][1]), dask_key_name=f"face-pairs-{i}-{token}")
+                                                 (files[i][1], files[i + 1][1]),
+                                                 dask_key_name=f"face-pairs-{i}-{token}")
              for i in range(len(files) - 1)]
     resolution = dask.delayed(resolve, pure=True)([part[1] for part in labelled], *pairs,
                                                   dask_key_name=f"resolve-{token}")

@@ -141,8 +141,7 @@ def combine_parts(*parts: Part) -> Part:
 def stack_statistics(urlpath, label=None, storage_options=None, sidecars: bool = False,
                      split_every: int = SPLIT_EVERY):
     """A delayed :class:`Part` for a whole stack: one task per file, combined in a tree."""
-    parts = [dask.delayed(file_part, pure=True)(fs, path, label, sidecars,
-                                                dask_key_name=f"crackle-statistics-{dask.base.tokenize(fs, path, label, sidecars)}")
+    parts = [dask.delayed(file_part, pure=True)(fs, path, label, sidecars)
              for fs, path in file_paths(urlpath, storage_options)]
     return tree_reduce(parts, combine_parts, split_every)
 
@@ -268,7 +267,8 @@ def _file_contains(fs, path: str, label: int) -> bool:
 def contains(urlpath, label: int, storage_options=None, split_every: int = SPLIT_EVERY, compute: bool = True,
              progress: bool = False):
     """Whether any file of a stack holds ``label`` (each file's labels section alone is read)."""
-    parts = [dask.delayed(_file_contains, pure=True)(fs, path, label) for fs, path in file_paths(urlpath, storage_options)]
+    parts = [dask.delayed(_file_contains, pure=True)(fs, path, label)
+             for fs, path in file_paths(urlpath, storage_options)]
     return run(tree_reduce(parts, _any, split_every), compute, progress)
 
 
