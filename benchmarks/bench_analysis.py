@@ -13,6 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.children import child_env  # noqa: E402
 from benchmarks.timing import compare_on_shared_streams, per_stream  # noqa: E402
 
 
@@ -54,7 +55,7 @@ def peaks(paths: dict) -> dict:
     grown = {}
     for target in (100_000_000, 3_500_000_000):
         done = subprocess.run([sys.executable, "-c", PEAK, paths["shared file (pins, M7)"], str(target)],
-                              capture_output=True, text=True, cwd=str(ROOT), check=True)
+                              env=child_env(), capture_output=True, text=True, cwd=str(ROOT), check=True)
         grown[target] = json.loads(done.stdout.strip().splitlines()[-1])
     return grown
 

@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.children import child_env  # noqa: E402
 from benchmarks.timing import per_stream  # noqa: E402
 from tests.reference import run_reference  # noqa: E402
 
@@ -90,10 +91,10 @@ def make_streams(workdir: Path) -> dict:
     return paths
 
 
-def ours(code: str, *args, env=None) -> dict:
-    """Run ``code`` with this project importable (fresh process)."""
+def ours(code: str, *args, **env) -> dict:
+    """Run ``code`` with this project importable (fresh process; ``env`` adds variables)."""
     done = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True,
-                          text=True, cwd=str(ROOT), env=env, check=True)
+                          text=True, cwd=str(ROOT), env=child_env(**env), check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -135,9 +136,8 @@ def main():
 
         print("\nimport + first decompress of the shared file (fresh process)")
         with tempfile.TemporaryDirectory() as cache:
-            env = dict(os.environ, NUMBA_CACHE_DIR=cache)
             for label in ("cold Numba cache", "warm Numba cache"):
-                t = ours(FIRST_CALL, paths[STREAMS[0]], env=env)
+                t = ours(FIRST_CALL, paths[STREAMS[0]], NUMBA_CACHE_DIR=cache)
                 print(f"  {label:<18} import {t['import']:.2f}s, first call {t['first_call']:.2f}s")
         r = reference(FIRST_CALL, paths[STREAMS[0]])
         print(f"  {'crackle-codec':<18} import {r['import']:.2f}s, first call {r['first_call']:.2f}s")

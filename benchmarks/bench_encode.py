@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 import crackle  # noqa: E402
+from tests.children import child_env  # noqa: E402
 from tests.reference import run_reference  # noqa: E402
 
 DATA = Path(os.environ.get("CRACKLE_TEST_DATA", ROOT.parent / "shared" / "data"))
@@ -79,8 +80,8 @@ def fresh(code: str, *args, reference: bool = False) -> dict:
     """Run ``code`` in a fresh process, with crackle-codec or this project importable."""
     if reference:
         return run_reference(f"import sys; sys.argv = ['x'] + {list(map(str, args))!r}\n" + code)
-    done = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
-                          cwd=str(ROOT), check=True)
+    done = subprocess.run([sys.executable, "-c", code, *map(str, args)], env=child_env(), capture_output=True,
+                          text=True, cwd=str(ROOT), check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

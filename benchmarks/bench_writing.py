@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 import crackle  # noqa: E402
 import crackle_dask  # noqa: E402
+from tests.children import child_env  # noqa: E402
 from benchmarks.timing import peak, reference_time, reset_peak, table  # noqa: E402
 
 DATA = Path(os.environ.get("CRACKLE_TEST_DATA", ROOT.parent / "shared" / "data"))
@@ -98,7 +99,7 @@ def writer_table(stream: bytes, folder: Path) -> None:
     rows = []
     for depth in (16, 64):
         done = subprocess.run([sys.executable, "-c", WRITER_RUN, str(source), str(target), str(depth)],
-                              capture_output=True, text=True, cwd=str(ROOT), check=True)
+                              env=child_env(), capture_output=True, text=True, cwd=str(ROOT), check=True)
         elapsed, gained = json.loads(done.stdout.strip().splitlines()[-1])
         size = target.stat().st_size
         rows.append((f"CrackleWriter, {depth}-slice slabs", f"{elapsed:.2f} s", f"{gained / MIB:.0f} MiB",

@@ -78,11 +78,13 @@ print(json.dumps(best(lambda: {expression}, {repeat})))
 def measure_both(timings: str, paths: dict, repeat: int) -> tuple:
     """Run ``timings`` (code defining ``measure(paths, repeat)``) under crackle-codec and under this
     project, each in a fresh process: ``(theirs, ours)``."""
+    from tests.children import child_env
     from tests.reference import run_reference
 
     call = f"{timings}\nprint(json.dumps(measure({paths!r}, {repeat})))"
     theirs = run_reference(call)
-    done = subprocess.run([sys.executable, "-c", call], capture_output=True, text=True, cwd=str(ROOT), check=True)
+    done = subprocess.run([sys.executable, "-c", call], env=child_env(), capture_output=True, text=True, cwd=str(ROOT),
+                          check=True)
     return theirs, json.loads(done.stdout.strip().splitlines()[-1])
 
 

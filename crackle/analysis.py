@@ -263,12 +263,13 @@ def voxel_connectivity_graph(binary, connectivity: int = 6, parallel: int = 0) -
     """Which neighbours of each voxel hold the same label, as crackle-codec's uint8 bitset.
 
     Bits (least significant first): +x, -x, +y, -y, and for ``connectivity=6``
-    also +z, -z. A neighbour outside the volume is never connected (as in
-    cc3d). crackle-codec instead sets the in-plane edge bits when the stream's
-    crack format is IMPERMISSIBLE and the z edge bits always, so the same
-    array can give it different graphs; inside the volume the bits agree.
-    Decodes a block of slices at a time into the (sx, sy, sz) Fortran-order
-    result.
+    also +z, -z. A direction that leaves the volume has its bit set, as in
+    ``cc3d.voxel_connectivity_graph``, the library that defines the convention
+    (equal to it for 6, and slice by slice for 4). crackle-codec instead sets
+    the in-plane edge bits only when the stream's crack format is
+    IMPERMISSIBLE, so the same array can give it different graphs; inside
+    the volume the bits agree. Decodes a block of slices at a time into the
+    (sx, sy, sz) Fortran-order result.
     """
     if connectivity not in (4, 6):
         raise ValueError(f"connectivity must be 4 or 6, got {connectivity!r}")
@@ -297,7 +298,21 @@ def voxel_connectivity_graph(binary, connectivity: int = 6, parallel: int = 0) -
                 first = 1 if z0 == 0 else 0  # slice 0 has nothing below
                 down = same[:, :, z0 - low - 1 + first : z1 - low - 1]
                 bits[:, :, first : first + down.shape[2]] |= down * np.uint8(backward)
+    _set_outward_bits(graph, connectivity)
     return graph
+
+
+def _set_outward_bits(graph: np.ndarray, connectivity: int) -> None:
+    """Set the bits of the directions that leave the volume (cc3d's convention)."""
+    if graph.size == 0:
+        return
+    graph[-1, :, :] |= np.uint8(1)
+    graph[0, :, :] |= np.uint8(2)
+    graph[:, -1, :] |= np.uint8(4)
+    graph[:, 0, :] |= np.uint8(8)
+    if connectivity == 6:
+        graph[:, :, -1] |= np.uint8(16)
+        graph[:, :, 0] |= np.uint8(32)
 
 
 def contacts(binary, anisotropy=(1.0, 1.0, 1.0), parallel: int = 0) -> dict:

@@ -19,6 +19,7 @@ from .format.header import (
     MAX_MARKOV_ORDER, CrackFormat, CrackleHeader, LabelFormat, byte_width, unsigned_dtype,
 )
 from .format.label_writer import flat_section, pins_section
+from .inputs import label_array
 from .kernels.encode import count_equal, count_equal_neighbours, encode_slices
 from .kernels.markov import DENSE_CONTEXTS, count_contexts, encode_markov, rank_symbols
 from .kernels.pin_search import improve_cover, pin_crossings, place_pins, run_ends, select_cover
@@ -30,13 +31,7 @@ _PIN_LOOKAHEAD = 32  # slices below a step that its look-ahead reads
 
 def _volume(labels) -> tuple:
     """The input as a 3-D array (x, y, z) and its header Fortran flag; checks dtype and rank."""
-    arr = np.asarray(labels)
-    if arr.dtype == bool:
-        arr = arr.view(np.uint8)
-    if arr.dtype.kind not in "ui":
-        raise ValueError(f"crackle compresses integer label arrays, got dtype {arr.dtype}")
-    if arr.ndim > 3:
-        raise ValueError(f"crackle compresses 2-D and 3-D arrays, got {arr.ndim} dimensions with shape {arr.shape}")
+    arr = label_array(labels)
     fortran = bool(arr.flags.f_contiguous)
     shape = arr.shape + (1,) * (3 - arr.ndim)
     return arr.reshape(shape, order="F" if fortran else "C"), fortran
@@ -150,7 +145,11 @@ def compress(
     ----------
     labels : numpy.ndarray
         Integer (or bool) labels, 0 to 3 dimensions, any memory order. 2-D
-        input is stored as (sx, sy, 1).
+        input is stored as (sx, sy, 1). Trailing axes of length 1 beyond the
+        third are dropped (cloud-volume's (x, y, z, 1) cutouts). Float arrays
+        are converted by value when every value is an integer that fits
+        (uint64, or int64 if one is negative); crackle-codec reinterprets
+        their bits instead.
     allow_pins : int or bool
         0: FLAT labels. 1 or 2: PINS labels where the volume is boundary-sparse.
     markov_model_order : int
@@ -168,7 +167,8 @@ def compress(
     Raises
     ------
     ValueError
-        Non-integer dtype, more than 3 dimensions, Markov order outside 0-15.
+        Non-integer dtype (or a float value that is not an integer), an axis
+        longer than 1 beyond the third, Markov order outside 0-15.
     """
     arr, fortran = _volume(labels)
     check_options(allow_pins, markov_model_order)

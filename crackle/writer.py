@@ -21,6 +21,7 @@ from . import codec
 from .encoder import check_options, compress_as, count_pairs
 from .format.header import CrackFormat, unsigned_dtype
 from .format.labels import PinLabels
+from .inputs import integral, squeezed_index
 from .recoding import reencode
 from .stacking import stacked_parts
 
@@ -154,15 +155,21 @@ class CrackleWriter:
             self.abort()
 
     def write(self, slab) -> None:
-        """Append a slab of shape (sx, sy, depth) or (sx, sy) (one slice), and encode it."""
+        """Append a slab of shape (sx, sy, depth) or (sx, sy) (one slice), and encode it.
+
+        Trailing axes of length 1 are dropped; float slabs are converted by value to the
+        writer's dtype (a ValueError names a value that is not an integer that fits)."""
         if self._closed:
             raise ValueError("write to a closed CrackleWriter")
         arr = np.asarray(slab)
+        arr = arr[squeezed_index(arr.shape)]
         if arr.ndim == 2:
             arr = arr[:, :, np.newaxis]
         if arr.ndim != 3 or arr.shape[:2] != self.shape_xy:
             raise ValueError(f"a slab must have shape {self.shape_xy} + (depth,), got {np.shape(slab)}")
-        if arr.dtype != self.dtype:
+        if arr.dtype.kind == "f":
+            arr = integral(arr, self.dtype)
+        elif arr.dtype != self.dtype:
             if arr.dtype.kind not in "uib" or not np.can_cast(arr.dtype, self.dtype, casting="same_kind"):
                 raise ValueError(f"a slab of {arr.dtype} cannot be written as {self.dtype}")
             arr = arr.astype(self.dtype)

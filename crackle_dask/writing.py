@@ -19,6 +19,7 @@ import numpy as np
 
 from crackle.encoder import compress_as
 from crackle.files import atomic_write_on, is_local, packing
+from crackle.inputs import float_dtype_for, integral, label_array, squeezed_index
 from crackle.writer import encode_slab, joined_parts
 
 from .jobs import run
@@ -35,18 +36,25 @@ def _as_dask(array) -> tuple:
             raise ValueError(f"the Dataset has variables {names}: pass the one to write")
         array = array["labels" if "labels" in names else names[0]]
     if hasattr(array, "dims") and hasattr(array, "transpose"):  # an xarray DataArray
+        extra = {d: 0 for d in array.dims if d not in ("x", "y", "z") and array.sizes[d] == 1}
+        array = array.isel(extra)  # a channel dimension of length 1
         if set(array.dims) not in ({"x", "y"}, {"x", "y", "z"}):
             raise ValueError(f"the DataArray's dimensions must be x, y and z, got {array.dims}")
         array = array.transpose(*[d for d in ("x", "y", "z") if d in array.dims]).data
     fortran = True
     if not isinstance(array, da.Array):
-        array = np.asarray(array)
+        array = label_array(array)
         fortran = bool(array.flags.f_contiguous)
         array = da.from_array(array, chunks=(-1, -1, "auto") if array.ndim == 3 else -1)
+    array = array[squeezed_index(array.shape)]
     if array.ndim == 2:
         array = array[:, :, np.newaxis]
     if array.ndim != 3:
         raise ValueError(f"to_crackle writes 2-D and 3-D volumes, got {array.ndim} dimensions")
+    if array.dtype.kind == "f":
+        # The dtype must be known before any block is encoded: one pass finds the minimum.
+        dtype = float_dtype_for(float(np.nan_to_num(array.min().compute(), nan=0.0)))
+        array = array.map_blocks(integral, dtype, dtype=dtype)
     if array.dtype.kind not in "uib":
         raise ValueError(f"crackle compresses integer labels, got dtype {array.dtype}")
     return array.rechunk({0: -1, 1: -1}), fortran
@@ -102,7 +110,9 @@ def to_crackle(array, urlpath: str, z_per_file=None, allow_pins: int = 0, markov
         Integer labels of shape (sx, sy, sz) or (sx, sy); a DataArray has
         dimensions x, y (and z) in any order; a Dataset one variable (or one
         named ``labels``). Chunks may be irregular; chunks that split x or y
-        are joined first.
+        are joined first. Trailing axes (or DataArray dimensions) of length 1
+        are dropped; float labels are converted by value as in
+        :func:`crackle.compress` (a Dask float array costs one pass for its minimum).
     urlpath : str
         With ``z_per_file=None``, the file to write (gzipped for ``.gz``).
         Otherwise a folder: files ``{z0}-{z1}.ckl`` (zero-padded, so that a

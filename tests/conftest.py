@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.children import ROOT, child_env  # noqa: F401 (shared with the tests that start children)
 from tests.reference import ensure_reference
 from tests.servers import s3_server
 
-ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 DATA = Path(os.environ.get("CRACKLE_TEST_DATA", SHARED / "data"))
 VECTORS = SHARED / "spec" / "vectors"

@@ -1,6 +1,7 @@
 """The crackle, cckl and dckl commands, run as subprocesses."""
 
 import gzip
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -10,7 +11,7 @@ import pytest
 
 import crackle
 from crackle.codec import stream_view
-from tests.conftest import load_vector
+from tests.conftest import child_env, load_vector
 
 STREAM = load_vector("connectomics_64x64x16")[0]
 ARRAY = crackle.decompress(STREAM)
@@ -18,7 +19,8 @@ ARRAY = crackle.decompress(STREAM)
 
 def run(*args, cwd, entry="crackle"):
     code = f"import sys; from crackle.cli import {'main' if entry == 'crackle' else entry} as entry; sys.exit(entry())"
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=child_env(), capture_output=True,
+                          text=True, timeout=300)
 
 
 def test_seed_style_round_trips(tmp_path):
@@ -125,6 +127,19 @@ def test_a_killed_conversion_leaves_the_old_file(tmp_path):
         from crackle.cli import main
         sys.exit(main(["-d", "big.ckl"]))
     """)
-    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=child_env(), capture_output=True, timeout=300)
     assert done.returncode == -9
     assert (tmp_path / "big.npy").read_bytes() == b"old contents"
+
+
+def test_children_find_the_project_under_pythonsafepath(tmp_path):
+    """With PYTHONSAFEPATH=1, ``-c`` and ``-m`` leave the working folder off sys.path: the children
+    that tests start get the project's root from :func:`tests.children.child_env` instead."""
+    env = child_env(PYTHONSAFEPATH="1")
+    code = "import sys, tests.conftest, crackle; print(sys.flags.safe_path)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "True", done.stderr[-2000:]
+    (tmp_path / "cases.pickle").write_bytes(pickle.dumps([("one vector", load_vector("tiny_4x4x2_F")[0])]))
+    done = subprocess.run([sys.executable, "-m", "tests.fuzz_child", "cases.pickle", str(8 << 30)], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.split()[:2] == ["0", "ok"], done.stderr[-2000:]

@@ -95,3 +95,10 @@ def test_pins_compression_is_smaller_and_readable_by_crackle_codec(decoded, refe
     np.testing.assert_array_equal(crackle.decompress(ours), decoded)
     (theirs,) = reference_decompress([ours])
     np.testing.assert_array_equal(theirs, decoded)
+
+
+def test_voxel_connectivity_graph_equals_cc3d(connectomics_stream, decoded):
+    import cc3d
+
+    np.testing.assert_array_equal(crackle.voxel_connectivity_graph(connectomics_stream, 6),
+                                  cc3d.voxel_connectivity_graph(decoded, connectivity=6))

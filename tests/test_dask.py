@@ -12,7 +12,7 @@ import crackle_dask
 from crackle_dask.array import stream_array
 from crackle_dask.stack import StreamStack, open_stream
 from crackle_dask.store import FsspecStream
-from tests.conftest import load_vector
+from tests.conftest import child_env, load_vector
 from tests.servers import http_server
 
 NAMES = ["connectomics_64x64x16", "connectomics_64x64x16_pins_markov7", "connectomics_64x64x16_C",
@@ -178,7 +178,7 @@ def test_import_crackle_does_not_load_dask():
     import subprocess
 
     code = "import sys, crackle; print(any(m == 'dask' or m.startswith('dask.') for m in sys.modules))"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", code], env=child_env(), capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
 
 

@@ -140,7 +140,7 @@ def test_small_and_empty_shapes(arr):
 @pytest.mark.parametrize(
     "arr, kwargs",
     [
-        (np.zeros((4, 4), np.float32), {}),
+        (np.full((4, 4), 0.5, np.float32), {}),
         (np.zeros((2, 2, 2, 2), np.uint8), {}),
         (np.zeros((4, 4), np.uint8), {"markov_model_order": 16}),
         (np.zeros((4, 4), np.uint8), {"markov_model_order": -1}),

@@ -19,7 +19,7 @@ import pytest
 
 import crackle
 from crackle.format.crc import crc8, crc32c
-from tests.conftest import ROOT, load_vector
+from tests.conftest import ROOT, child_env, load_vector
 
 SEED = int(os.environ.get("CRACKLE_TEST_SEED", secrets.randbits(32)))
 BASES = [
@@ -117,7 +117,7 @@ def test_mutated_streams_raise_format_error_or_decode(tmp_path):
         cases += [(f"{name}: {what}", data) for what, data in (mutate(rng, stream) for _ in range(PER_BASE))]
     path = tmp_path / "cases.pickle"
     path.write_bytes(pickle.dumps(cases))
-    env = dict(os.environ, NUMBA_BOUNDSCHECK="1", NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))
+    env = child_env(NUMBA_BOUNDSCHECK="1", NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))
     limit = _own_address_space(env) + EXTRA_BYTES
     done = subprocess.run(
         [sys.executable, "-m", "tests.fuzz_child", str(path), str(limit)],

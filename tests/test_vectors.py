@@ -53,11 +53,10 @@ def test_vector_label_queries(case):
 
 def test_portable_crc_path_decodes_identically(tmp_path):
     """Without SSE4.2 (here: Numba targeting a generic CPU) the table-driven crc32c must agree."""
-    import os
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
+    from tests.conftest import ROOT, child_env
 
     names = ["connectomics_64x64x16_pins_markov7", "noise_16x16x4_markov3", "2d_16x13_C", "dtype_int64_extremes"]
     code = (
@@ -68,6 +67,6 @@ def test_portable_crc_path_decodes_identically(tmp_path):
         "    np.testing.assert_array_equal(crackle.decompress(stream), arr.reshape(arr.shape + (1,) * (3 - arr.ndim)))\n"
         "print('ok')\n"
     )
-    env = dict(os.environ, NUMBA_CPU_NAME="generic", NUMBA_CACHE_DIR=str(tmp_path))
+    env = child_env(NUMBA_CPU_NAME="generic", NUMBA_CACHE_DIR=str(tmp_path))
     done = subprocess.run([sys.executable, "-c", code, *names], cwd=str(ROOT), env=env, capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
