@@ -16,11 +16,17 @@ between neighbours and writes one output file per input; :func:`zstack` joins
 files into one without decoding; :func:`write_sidecars` writes every file's
 ``.ckl.meta.parquet``. :func:`to_crackle` writes Dask, numpy and xarray
 volumes as one file or one file per z-block, a task per chunk.
+
+:func:`open_precomputed` opens a Neuroglancer precomputed layer (chunked in
+x, y and z; Crackle, raw or compressed_segmentation chunks, sharded or not)
+as a Dask array with one task per storage chunk, and :func:`to_precomputed`
+writes one, sharded or not, with a mip pyramid (see :mod:`.precomputed`).
 """
 
 from .array import open_array
 from .components import Components, connected_components
 from .files import write_sidecars, zstack
+from .precomputed import open_precomputed, to_precomputed
 from .reductions import bounding_boxes, centroids, contains, labels, statistics, voxel_counts
 from .stack import StreamStack
 from .store import FsspecStream
@@ -28,5 +34,6 @@ from .writing import to_crackle
 
 __all__ = [
     "Components", "FsspecStream", "StreamStack", "bounding_boxes", "centroids", "connected_components", "contains",
-    "labels", "open_array", "statistics", "to_crackle", "voxel_counts", "write_sidecars", "zstack",
+    "labels", "open_array", "open_precomputed", "statistics", "to_crackle", "to_precomputed", "voxel_counts",
+    "write_sidecars", "zstack",
 ]

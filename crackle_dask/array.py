@@ -7,6 +7,7 @@ from dask.highlevelgraph import HighLevelGraph
 
 from crackle.format.stream import StreamView
 
+from .precomputed import PREFIX, open_precomputed
 from .stack import StreamStack, decode
 from .store import FsspecStream
 
@@ -65,6 +66,9 @@ def open_array(urlpath, chunks="auto", storage_options=None, order=None) -> da.A
     urlpath : str or list of str
         Any fsspec URL or local path, a glob, or a list; several files are
         stacked along z in (sorted) order and must share sx, sy and dtype.
+        A ``precomputed://`` URL opens that layer with
+        :func:`crackle_dask.open_precomputed` (its scale 0; ``chunks`` "auto"
+        means one storage chunk per task, else it is that function's ``chunks``).
     chunks : "auto" or int
         z slices per chunk ("auto": about 128 MiB decoded per chunk). Chunks
         never cross file boundaries.
@@ -87,6 +91,8 @@ def open_array(urlpath, chunks="auto", storage_options=None, order=None) -> da.A
     >>> arr = open_array("s3://bucket/volume/*.ckl", chunks=64)   # doctest: +SKIP
     >>> arr[:, :, 1000].compute()                                 # doctest: +SKIP
     """
+    if isinstance(urlpath, str) and urlpath.startswith(PREFIX):
+        return open_precomputed(urlpath, chunks=None if chunks == "auto" else chunks, storage_options=storage_options)
     stack = StreamStack.open(urlpath, storage_options)
     arrays = [stream_array(stream, chunks, order) for stream in stack.streams]
     return arrays[0] if len(arrays) == 1 else da.concatenate(arrays, axis=2)

@@ -30,7 +30,8 @@ _opened = OrderedDict()
 _opened_lock = threading.Lock()
 
 
-def _retry(call, *args, **kwargs):
+def retry(call, *args, **kwargs):
+    """``call(*args, **kwargs)``, retried with backoff on transient I/O errors (not on a missing file)."""
     for attempt in range(_ATTEMPTS):
         try:
             return call(*args, **kwargs)
@@ -51,7 +52,9 @@ class FsspecStream(StreamView):
     path : str
         Path of the file on ``fs``.
     size : int, optional
-        Length of the file (asked of ``fs`` if not given).
+        Length of the stream (asked of ``fs`` if not given: the file's length).
+    offset : int
+        Where the stream starts in the file (a chunk inside a shard, say).
 
     Examples
     --------
@@ -59,11 +62,12 @@ class FsspecStream(StreamView):
     >>> crackle.codec.decompress_range(stream, 100, 110, 1)      # doctest: +SKIP
     """
 
-    def __init__(self, fs, path: str, size=None):
+    def __init__(self, fs, path: str, size=None, offset: int = 0):
         self.fs = fs
         self.path = path
+        self.offset = int(offset)
         self._prefix = np.zeros(0, dtype=np.uint8)
-        super().__init__(_retry(fs.size, path) if size is None else size)
+        super().__init__(retry(fs.size, path) if size is None else size)
         head = self.header
         if head.voxels():
             # Header, crack index, labels section and Markov model lie together at the start.
@@ -81,12 +85,12 @@ class FsspecStream(StreamView):
         return f"FsspecStream({self.fs.protocol!r}, {self.path!r}, {self.size} bytes)"
 
     def __reduce__(self):
-        return _reopen, (self.fs, self.path, self.size, self.header.tobytes())
+        return _reopen, (self.fs, self.path, self.size, self.header.tobytes(), self.offset)
 
     def _fetch(self, start: int, stop: int) -> np.ndarray:
         if stop <= start:
             return np.zeros(0, dtype=np.uint8)
-        data = _retry(self.fs.cat_file, self.path, start=start, end=stop)
+        data = retry(self.fs.cat_file, self.path, start=self.offset + start, end=self.offset + stop)
         if len(data) != stop - start:
             raise FormatError(f"short read of bytes {start}..{stop}: got {len(data)}")
         return np.frombuffer(data, dtype=np.uint8)
@@ -106,7 +110,8 @@ class FsspecStream(StreamView):
             at = self.layout.slice_crcs_offset
             starts.append(at + 4 * z_start)
             stops.append(at + 4 * z_end)
-        parts = _retry(self.fs.cat_ranges, [self.path] * len(starts), starts, stops)
+        parts = retry(self.fs.cat_ranges, [self.path] * len(starts), [self.offset + s for s in starts],
+                      [self.offset + s for s in stops])
         for part, start, stop in zip(parts, starts, stops):
             if isinstance(part, Exception):
                 raise part
@@ -124,18 +129,18 @@ class FsspecStream(StreamView):
         return super().slice_crcs(z_start, z_end)
 
 
-def _reopen(fs, path: str, size: int, header: bytes) -> FsspecStream:
+def _reopen(fs, path: str, size: int, header: bytes, offset: int = 0) -> FsspecStream:
     """The stream at this address that this process already holds, or a new one (kept for reuse).
 
     Raises FormatError if the file changed since the stream was first opened.
     """
-    key = (tokenize(fs), path, size, header)
+    key = (tokenize(fs), path, size, header, offset)
     with _opened_lock:
         stream = _opened.get(key)
         if stream is not None:
             _opened.move_to_end(key)
             return stream
-    stream = FsspecStream(fs, path, size)
+    stream = FsspecStream(fs, path, size, offset)
     if stream.header.tobytes() != header:
         raise FormatError(f"{path}: the file changed since it was opened (its header differs)")
     with _opened_lock:

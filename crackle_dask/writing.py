@@ -13,51 +13,16 @@ import json
 import posixpath
 
 import dask
-import dask.array as da
 import fsspec
 import numpy as np
 
 from crackle.encoder import compress_as
 from crackle.files import atomic_write_on, is_local, packing
-from crackle.inputs import float_dtype_for, integral, label_array, squeezed_index
 from crackle.writer import encode_slab, joined_parts
 
 from .jobs import run
 from .stack import MANIFEST
-
-
-def _as_dask(array) -> tuple:
-    """``(volume, fortran)``: a 3-D (x, y, z) Dask array with whole xy planes per chunk, from a Dask
-    or numpy array or an xarray DataArray (dims x, y, z, in any order) or single-variable Dataset,
-    and the memory order to record (a numpy array's own, else Fortran, as crackle-codec writes)."""
-    if hasattr(array, "data_vars"):  # an xarray Dataset
-        names = list(array.data_vars)
-        if len(names) != 1 and "labels" not in names:
-            raise ValueError(f"the Dataset has variables {names}: pass the one to write")
-        array = array["labels" if "labels" in names else names[0]]
-    if hasattr(array, "dims") and hasattr(array, "transpose"):  # an xarray DataArray
-        extra = {d: 0 for d in array.dims if d not in ("x", "y", "z") and array.sizes[d] == 1}
-        array = array.isel(extra)  # a channel dimension of length 1
-        if set(array.dims) not in ({"x", "y"}, {"x", "y", "z"}):
-            raise ValueError(f"the DataArray's dimensions must be x, y and z, got {array.dims}")
-        array = array.transpose(*[d for d in ("x", "y", "z") if d in array.dims]).data
-    fortran = True
-    if not isinstance(array, da.Array):
-        array = label_array(array)
-        fortran = bool(array.flags.f_contiguous)
-        array = da.from_array(array, chunks=(-1, -1, "auto") if array.ndim == 3 else -1)
-    array = array[squeezed_index(array.shape)]
-    if array.ndim == 2:
-        array = array[:, :, np.newaxis]
-    if array.ndim != 3:
-        raise ValueError(f"to_crackle writes 2-D and 3-D volumes, got {array.ndim} dimensions")
-    if array.dtype.kind == "f":
-        # The dtype must be known before any block is encoded: one pass finds the minimum.
-        dtype = float_dtype_for(float(np.nan_to_num(array.min().compute(), nan=0.0)))
-        array = array.map_blocks(integral, dtype, dtype=dtype)
-    if array.dtype.kind not in "uib":
-        raise ValueError(f"crackle compresses integer labels, got dtype {array.dtype}")
-    return array.rechunk({0: -1, 1: -1}), fortran
+from .volumes import label_volume
 
 
 def _split_at(chunks: tuple, every: int) -> tuple:
@@ -137,7 +102,8 @@ def to_crackle(array, urlpath: str, z_per_file=None, allow_pins: int = 0, markov
         ``compute=False``; then a failed job can leave the hidden temporary
         files of the tasks that completed, ``.{name}.{token}.partial``).
     """
-    volume, fortran = _as_dask(array)
+    given = label_volume(array)
+    volume, fortran = given.data.rechunk({0: -1, 1: -1}), given.fortran  # whole xy planes per chunk
     sz = volume.shape[2]
     if z_per_file is not None and not (isinstance(z_per_file, (int, np.integer)) and z_per_file > 0):
         raise ValueError(f"z_per_file must be a positive number of slices, got {z_per_file!r}")

@@ -4,7 +4,8 @@ Registered through the ``xarray.backends`` entry point. The Dataset holds one
 variable, ``labels``, with dimensions ``("x", "y", "z")`` (``("x", "y")`` for
 a single one-slice file, as 2-D arrays are stored); it is lazy, and indexing
 it (or each Dask chunk of it, with ``chunks=``) decodes only the z slices it
-selects, fetched with byte-range requests from any fsspec store.
+selects, fetched with byte-range requests from any fsspec store. Precomputed
+layers open through :mod:`crackle_dask.precomputed.dataset`.
 """
 
 import os
@@ -20,6 +21,7 @@ from crackle.format.header import MAGIC, CrackFormat, LabelFormat
 from crackle.format.stream import StreamView
 
 from .array import auto_z_chunk
+from .precomputed.dataset import is_layer, layer_dataset
 from .stack import StreamStack
 
 VARIABLE = "labels"
@@ -70,17 +72,22 @@ def _open_stack(filename_or_obj, storage_options) -> StreamStack:
 
 
 class CrackleBackendEntrypoint(BackendEntrypoint):
-    """Open Crackle files (``.ckl``) with ``xr.open_dataset(..., engine="crackle")``.
+    """Open Crackle files (``.ckl``) and precomputed layers with ``xr.open_dataset(..., engine="crackle")``.
 
     ``filename_or_obj`` is a path or any fsspec URL, a glob or list of them
-    (stacked along z), a bytes-like stream or a ``CrackleArray``.
+    (stacked along z), a bytes-like stream or a ``CrackleArray``; or a
+    precomputed layer (``precomputed://`` + URL, or a folder whose ``info`` is
+    a segmentation's), opened at scale ``mip`` with physical coordinates (see
+    :mod:`crackle_dask.precomputed.dataset`).
     """
 
-    open_dataset_parameters = ("filename_or_obj", "drop_variables", "storage_options", "ndim")
+    open_dataset_parameters = ("filename_or_obj", "drop_variables", "storage_options", "ndim", "mip",
+                               "fill_missing")
     description = "Crackle-compressed 3D segmentations (.ckl), read lazily with byte-range requests"
     url = "https://github.com/seung-lab/crackle"
 
-    def open_dataset(self, filename_or_obj, *, drop_variables=None, storage_options=None, ndim=None):
+    def open_dataset(self, filename_or_obj, *, drop_variables=None, storage_options=None, ndim=None, mip=0,
+                     fill_missing=False):
         """The Dataset of ``filename_or_obj``; see the class docstring.
 
         Parameters
@@ -92,7 +99,12 @@ class CrackleBackendEntrypoint(BackendEntrypoint):
         ndim : {None, 2, 3}
             3 keeps the z axis even for a one-slice volume (for stacking 2-D
             sections with ``open_mfdataset``); None drops it only there.
+        mip, fill_missing
+            For a precomputed layer: the scale, and whether missing chunks read as 0.
         """
+        if is_layer(filename_or_obj):
+            dataset = layer_dataset(filename_or_obj, mip, fill_missing, storage_options)
+            return dataset.drop_vars(np.atleast_1d(drop_variables)) if drop_variables is not None else dataset
         stack = _open_stack(filename_or_obj, storage_options)
         if ndim is None:
             ndim = 2 if stack.shape[2] == 1 else 3
@@ -111,7 +123,10 @@ class CrackleBackendEntrypoint(BackendEntrypoint):
         return xr.Dataset(variables, attrs=header_attrs(stack))
 
     def guess_can_open(self, filename_or_obj) -> bool:
-        """True for ``.ckl`` names and for anything that starts with the ``crkl`` magic."""
+        """True for ``.ckl`` names, anything that starts with the ``crkl`` magic, and precomputed
+        segmentation layers."""
+        if is_layer(filename_or_obj):
+            return True
         if isinstance(filename_or_obj, StreamView) or hasattr(filename_or_obj, "stream_view"):
             return True
         if isinstance(filename_or_obj, (bytes, bytearray, memoryview)):

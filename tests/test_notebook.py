@@ -16,4 +16,4 @@ def test_quickstart_notebook_runs():
     assert not [out for out in outputs if out.output_type == "error"]
     assert any("image/png" in out.get("data", {}) for out in outputs)
     printed = "".join(out.get("text", "") for out in outputs if out.output_type == "stream")
-    assert " voxels" in printed and " labels, max " in printed
+    assert " voxels" in printed and " labels, max " in printed and "precomputed://file://" in printed
