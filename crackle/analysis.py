@@ -137,9 +137,17 @@ def centroids_from(labels: np.ndarray, table: np.ndarray, label=None):
     return _pick({int(v): means[i] for i, v in enumerate(labels)}, label)
 
 
+def coordinate_dtype(values: np.ndarray) -> np.dtype:
+    """uint32, as crackle-codec gives coordinates, unless ``values`` need more: int64 (a
+    precomputed layer's voxel coordinates can be negative, or past 2**32)."""
+    fits = values.size == 0 or (values.min() >= 0 and values.max() < 2**32)
+    return np.dtype(np.uint32 if fits else np.int64)
+
+
 def boxes_from(labels: np.ndarray, table: np.ndarray, label=None, no_slice_conversion: bool = False):
     """:func:`bounding_boxes` from a statistics table."""
-    corners = table[:, [MIN_X, MIN_Y, MIN_Z, MAX_X, MAX_Y, MAX_Z]].astype(np.uint32)
+    corners = table[:, [MIN_X, MIN_Y, MIN_Z, MAX_X, MAX_Y, MAX_Z]]
+    corners = corners.astype(coordinate_dtype(corners))
     if no_slice_conversion:
         boxes = {int(v): corners[i] for i, v in enumerate(labels)}
     else:

@@ -17,8 +17,9 @@ import numpy as np
 
 from crackle.array import _normalize_key, decode_slices, z_selection
 from crackle.errors import FormatError
+from crackle.format.header import CrackleHeader
 
-from .store import FsspecStream
+from .store import FsspecStream, retry
 
 _OPENING = 16  # files opened at once (each open is two small requests)
 MANIFEST = "manifest.json"  # the list of files to_crackle writes beside them
@@ -60,6 +61,40 @@ def _listed(fs, manifest: str) -> list:
     return [posixpath.join(posixpath.dirname(manifest), name) for name in names]
 
 
+def check_stackable(headers: list) -> None:
+    """ValueError, naming two files, unless every ``(name, header)`` has the first's x, y and dtype."""
+    name0, first = headers[0]
+    for name, head in headers[1:]:
+        if (head.sx, head.sy, head.dtype) != (first.sx, first.sy, first.dtype):
+            raise ValueError(f"cannot stack {name} ({head.sx} x {head.sy}, {head.dtype}) on {name0} "
+                             f"({first.sx} x {first.sy}, {first.dtype}): x, y and dtype must match")
+
+
+def stack_headers(urlpath, storage_options=None) -> list:
+    """``(fs, path, header)`` of each file of a stack, in z order: only the headers are read, in one
+    ``cat_ranges`` call per filesystem; the files are checked to stack (errors name them)."""
+    files = file_paths(urlpath, storage_options)
+    headers = [None] * len(files)
+    groups = {}
+    for i, (fs, _) in enumerate(files):
+        groups.setdefault(id(fs), []).append(i)
+    for members in groups.values():
+        fs, paths = files[members[0]][0], [files[i][1] for i in members]
+        found = retry(fs.cat_ranges, paths, [0] * len(paths), [CrackleHeader.HEADER_BYTES] * len(paths),
+                      on_error="return")
+        for i, path, data in zip(members, paths, found):
+            if isinstance(data, FileNotFoundError):
+                raise FileNotFoundError(f"no such Crackle file: {path}") from data
+            if isinstance(data, Exception):
+                raise data
+            try:
+                headers[i] = CrackleHeader.frombytes(data)
+            except FormatError as err:
+                raise named(err, path) from err
+    check_stackable([(path, head) for (_, path), head in zip(files, headers)])
+    return [(fs, path, head) for (fs, path), head in zip(files, headers)]
+
+
 def open_stream(fs, path: str) -> FsspecStream:
     """Open and check one file: header, crack index and stream length (errors name the file)."""
     try:
@@ -90,15 +125,8 @@ class StreamStack:
     def __init__(self, streams: list):
         if not streams:
             raise ValueError("a stack needs at least one Crackle stream")
+        check_stackable([(_name(stream), stream.header) for stream in streams])
         first = streams[0].header
-        for stream in streams[1:]:
-            head = stream.header
-            if (head.sx, head.sy, head.dtype) != (first.sx, first.sy, first.dtype):
-                raise ValueError(
-                    f"cannot stack {_name(stream)} ({head.sx} x {head.sy}, {head.dtype}) on "
-                    f"{_name(streams[0])} ({first.sx} x {first.sy}, {first.dtype}): "
-                    "x, y and dtype must match"
-                )
         self.streams = list(streams)
         self.starts = np.cumsum([0] + [s.header.sz for s in streams]).tolist()
         self.shape = (first.sx, first.sy, self.starts[-1])

@@ -154,44 +154,86 @@ class Layer:
             out[target] = chunk[source]
         return out
 
+    def payloads(self, mip: int, points: list, fill_missing: bool = False) -> dict:
+        """``{grid point: chunk payload (bytes) or None (missing, with fill_missing)}`` of scale ``mip``,
+        fetched in one batch, content and shard data encodings undone (not decoded)."""
+        return self._payloads(self.info.scale(mip), points, fill_missing)
+
+    def chunk_shape(self, scale: Scale, point) -> tuple:
+        """(x, y, z) size of the chunk at grid ``point`` (clipped at the volume's edge)."""
+        a, b = scale.chunk_box(point)
+        return tuple(y - x for x, y in zip(a, b))
+
+    def decode(self, scale: Scale, point, payload: bytes, where: str) -> np.ndarray:
+        """A chunk's payload as its (x, y, z, channel) array, checked against the layer."""
+        return decode_chunk(payload, scale.encoding, self.chunk_shape(scale, point), self.info.dtype,
+                            self.info.num_channels, scale.block_size, where)
+
     def _chunks(self, scale: Scale, points: list, slices: dict, fill_missing: bool) -> dict:
         """``{point: array or None (missing, with fill_missing)}``; a point in ``slices`` may come
-        back as only those z slices of its chunk."""
-        read = self._sharded if scale.sharding is not None else self._unsharded
-        return read(scale, points, slices, fill_missing)
+        back as only those z slices of its chunk (an uncompressed Crackle chunk is read so)."""
+        out = self._crackle_slices(scale, [p for p in points if p in slices], slices) if scale.encoding == "crackle" \
+            else {}
+        rest = [p for p in points if p not in out]
+        for p, payload in self._payloads(scale, rest, fill_missing).items():
+            out[p] = None if payload is None else self.decode(scale, p, payload, self.where(scale, p))
+        return out
 
-    def _decode(self, scale: Scale, point, data: bytes, suffix: str, where: str) -> np.ndarray:
-        a, b = scale.chunk_box(point)
-        shape = tuple(y - x for x, y in zip(a, b))
-        nbytes = int(np.prod(shape)) * self.info.num_channels * self.info.dtype.itemsize
-        data = content_decoded(data, suffix, is_plain(data, scale.encoding, nbytes), where)
-        return decode_chunk(data, scale.encoding, shape, self.info.dtype, self.info.num_channels,
-                            scale.block_size, where)
+    def _plain(self, scale: Scale, point, data: bytes, suffix: str, where: str) -> bytes:
+        """A chunk file's bytes with its content encoding (by ``suffix``, or by magic) undone."""
+        nbytes = int(np.prod(self.chunk_shape(scale, point))) * self.info.num_channels * self.info.dtype.itemsize
+        return content_decoded(data, suffix, is_plain(data, scale.encoding, nbytes), where)
 
-    def _crackle_slices(self, scale: Scale, point, stream: FsspecStream, zs: range, where: str) -> np.ndarray:
-        """Slices ``zs`` of a Crackle chunk read through ``stream``, checked like a whole chunk."""
-        a, b = scale.chunk_box(point)
-        head = stream.header
-        if (head.sx, head.sy, head.sz) != tuple(y - x for x, y in zip(a, b)) or head.dtype != self.info.dtype:
-            raise FormatError(f"{where}: the chunk holds {head.shape} {head.dtype}, the layer needs "
-                              f"{tuple(y - x for x, y in zip(a, b))} {self.info.dtype}")
-        block = decode_slices(stream, zs, 1, order="F")
-        return block.reshape(block.shape + (1,), order="F")
+    def where(self, scale: Scale, point) -> str:
+        """A chunk's name in messages: its file, or its shard and name."""
+        if scale.sharding is None:
+            return posixpath.join(self.folder(scale), scale.chunk_name(point))
+        shard, _ = scale.sharding.locate(compressed_morton([point], scale.grid_shape))
+        return f"{posixpath.join(self.folder(scale), scale.sharding.shard_name(int(shard[0])))}: chunk " \
+               f"{scale.chunk_name(point)}"
 
-    def _unsharded(self, scale: Scale, points: list, slices: dict, fill_missing: bool) -> dict:
+    def _crackle_slices(self, scale: Scale, points: list, slices: dict) -> dict:
+        """Slices of the Crackle chunks at ``points`` that can be read alone (plain chunk files, or
+        raw shard data), through a stream over their bytes; the others are left out."""
+        streams = {}
+        if scale.sharding is None:
+            for p in points:
+                try:
+                    streams[p] = FsspecStream(self.fs, self.where(scale, p))
+                except (FileNotFoundError, FormatError):
+                    continue  # compressed, or missing: read whole
+        elif scale.sharding.data_encoding == "raw":
+            for p, found in self._located(scale, points, True, True).items():
+                if found is not None:
+                    path, start, stop = found
+                    try:
+                        streams[p] = FsspecStream(self.fs, path, size=stop - start, offset=start)
+                    except FormatError as err:
+                        raise FormatError(f"{self.where(scale, p)}: {err}") from err
+        out = {}
+        for p, stream in streams.items():
+            head, shape = stream.header, self.chunk_shape(scale, p)
+            if (head.sx, head.sy, head.sz) != shape or head.dtype != self.info.dtype:
+                raise FormatError(f"{self.where(scale, p)}: the chunk holds {head.shape} {head.dtype}, the layer "
+                                  f"needs {shape} {self.info.dtype}")
+            block = decode_slices(stream, slices[p], 1, order="F")
+            out[p] = block.reshape(block.shape + (1,), order="F")
+        return out
+
+    def _payloads(self, scale: Scale, points: list, fill_missing: bool) -> dict:
+        if scale.sharding is None:
+            return self._unsharded(scale, points, fill_missing)
+        try:  # through the indices this process keeps; if that fails, the shards may have been
+            return self._sharded(scale, points, fill_missing, cached=True)  # rewritten since: afresh
+        except FormatError:
+            return self._sharded(scale, points, fill_missing, cached=False)
+
+    def _unsharded(self, scale: Scale, points: list, fill_missing: bool) -> dict:
         folder = self.folder(scale)
         paths = {p: posixpath.join(folder, scale.chunk_name(p)) for p in points}
-        out = {}
-        if scale.encoding == "crackle":
-            for p in [p for p in points if p in slices]:
-                try:
-                    stream = FsspecStream(self.fs, paths[p])
-                except (FileNotFoundError, FormatError):
-                    continue  # compressed, or elsewhere: read whole below
-                out[p] = self._crackle_slices(scale, p, stream, slices[p], paths[p])
         hint = _suffix_hint.get((tokenize(self.fs), folder), "")
         order = (hint,) + tuple(s for s in SUFFIXES if s != hint)
-        left = [p for p in points if p not in out]
+        out, left = {}, list(points)
         for suffix in order:
             if not left:
                 break
@@ -204,7 +246,7 @@ class Layer:
                 elif isinstance(data, Exception):
                     raise data
                 else:
-                    out[p] = self._decode(scale, p, data, suffix, paths[p] + suffix)
+                    out[p] = self._plain(scale, p, data, suffix, paths[p] + suffix)
                     _suffix_hint[(tokenize(self.fs), folder)] = suffix
             left = missing
         if left and not fill_missing:
@@ -212,22 +254,31 @@ class Layer:
         out.update({p: None for p in left})
         return out
 
-    def _sharded(self, scale: Scale, points: list, slices: dict, fill_missing: bool) -> dict:
-        """Read through the indices this process keeps; if that fails, the shards may have been
-        rewritten since: forget their indices and read once more."""
-        try:
-            return self._sharded_once(scale, points, slices, fill_missing, cached=True)
-        except FormatError:
-            return self._sharded_once(scale, points, slices, fill_missing, cached=False)
+    def _sharded(self, scale: Scale, points: list, fill_missing: bool, cached: bool) -> dict:
+        spec = scale.sharding
+        located = self._located(scale, points, fill_missing, cached)
+        out = {p: None for p, found in located.items() if found is None}
+        whole = [p for p, found in located.items() if found is not None]
+        if whole:
+            paths = [located[p][0] for p in whole]
+            starts, stops = [located[p][1] for p in whole], [located[p][2] for p in whole]
+            names = [self.where(scale, p) for p in whole]
+            results = retry(self.fs.cat_ranges, paths, starts, stops, on_error="return")
+            _parts(results, starts, stops, names)
+            for p, part, name in zip(whole, results, names):
+                out[p] = self._plain(scale, p, chunk_data(part, spec, name), "", name)
+        return out
 
-    def _sharded_once(self, scale: Scale, points: list, slices: dict, fill_missing: bool, cached: bool) -> dict:
+    def _located(self, scale: Scale, points: list, fill_missing: bool, cached: bool) -> dict:
+        """``{point: (shard path, start, stop) or None (missing)}``: where each chunk lies in its shard,
+        from the shard index entries and minishard indices (fetched in one call each, kept per
+        process unless ``cached`` is False)."""
         spec, folder = scale.sharding, self.folder(scale)
         ids = compressed_morton(points, scale.grid_shape)
         shards, minishards = spec.locate(ids)
         fs_token = tokenize(self.fs, self.info.raw)
         files = {p: posixpath.join(folder, spec.shard_name(s)) for p, s in zip(points, shards.tolist())}
         keys = {p: (fs_token, files[p], int(m)) for p, m in zip(points, minishards.tolist())}
-        # 1. Shard index entries, 2. minishard indices: each fetched once per process, in one call.
         entries = {k: _cached(("entry",) + k) if cached else None for k in set(keys.values())}
         wanted = sorted(k for k, v in entries.items() if v is None)
         if wanted:
@@ -259,8 +310,9 @@ class Layer:
             for k, part in zip(fetch, results):
                 indices[k] = parse_minishard_index(part, spec, 2**63, f"{k[1]}: minishard {k[2]}")
                 _keep(("minishard",) + k, indices[k])
-        # 3. The chunks, in one call (or, for z slices of a raw Crackle chunk, their byte ranges).
-        out, located = {}, {}
+        decoded = int(np.prod(scale.chunk_size)) * self.info.num_channels * self.info.dtype.itemsize
+        bound = 16 * decoded + (1 << 20)  # no encoding of a chunk is anywhere near this large
+        out = {}
         for p, chunk_id in zip(points, ids.tolist()):
             where = indices[keys[p]].get(int(chunk_id))
             if where is None:
@@ -268,28 +320,8 @@ class Layer:
                     raise FormatError(f"{files[p]}: chunk {scale.chunk_name(p)} (id {chunk_id}) is not in its "
                                       "shard (fill_missing=True reads missing chunks as 0)")
                 out[p] = None
+            elif where[1] - where[0] > bound:
+                raise FormatError(f"{files[p]}: chunk {scale.chunk_name(p)} claims {where[1] - where[0]} bytes")
             else:
-                located[p] = where
-        decoded = int(np.prod(scale.chunk_size)) * self.info.num_channels * self.info.dtype.itemsize
-        chunk_bound = 16 * decoded + (1 << 20)  # no encoding of a chunk is anywhere near this large
-        for p, (a, b) in located.items():
-            if b - a > chunk_bound:
-                raise FormatError(f"{files[p]}: chunk {scale.chunk_name(p)} claims {b - a} bytes")
-        direct = [p for p in located if p in slices and scale.encoding == "crackle" and spec.data_encoding == "raw"]
-        for p in direct:
-            a, b = located[p]
-            name = f"{files[p]}: chunk {scale.chunk_name(p)}"
-            try:
-                stream = FsspecStream(self.fs, files[p], size=b - a, offset=a)
-            except FormatError as err:
-                raise FormatError(f"{name}: {err}") from err
-            out[p] = self._crackle_slices(scale, p, stream, slices[p], name)
-        whole = [p for p in located if p not in out]
-        if whole:
-            starts, stops = [located[p][0] for p in whole], [located[p][1] for p in whole]
-            names = [f"{files[p]}: chunk {scale.chunk_name(p)}" for p in whole]
-            results = retry(self.fs.cat_ranges, [files[p] for p in whole], starts, stops, on_error="return")
-            _parts(results, starts, stops, names)
-            for p, part, name in zip(whole, results, names):
-                out[p] = self._decode(scale, p, chunk_data(part, spec, name), "", name)
+                out[p] = (files[p], where[0], where[1])
         return out

@@ -84,14 +84,16 @@ def pooled(volume: da.Array, chunk_size) -> da.Array:
 def _write_file(fs, path: str, pieces, content_gzip: bool = False) -> int:
     """Write ``pieces`` (bytes) to ``path`` atomically; returns the size written. On S3 a gzipped
     file (``content_gzip``) is marked Content-Encoding gzip, as Neuroglancer expects."""
-    data = b"".join(pieces)
     protocols = (fs.protocol,) if isinstance(fs.protocol, str) else fs.protocol
     if content_gzip and "s3" in protocols:
+        data = b"".join(pieces)
         fs.pipe_file(path, data, ContentEncoding="gzip")  # one upload: atomic on an object store
         return len(data)
+    size = 0
     with atomic_write_on(fs, path) as handle:
-        handle.write(data)
-    return len(data)
+        for piece in pieces:  # (a shard's pieces are not joined in memory first)
+            size += handle.write(piece)
+    return size
 
 
 def _chunk_task(block, fs, path: str, scale: Scale, options: dict, gzip: bool) -> int:
@@ -178,9 +180,9 @@ def to_precomputed(array, url: str, resolution=None, voxel_offset=None, chunk_si
     if dtype.name not in DATA_TYPES:
         raise ValueError(f"precomputed layers hold {', '.join(DATA_TYPES)}, not {dtype}")
     chunk_bytes = int(np.prod(chunk_size)) * dtype.itemsize
+    scales = _scales(volume.shape, resolution, voxel_offset, chunk_size, encoding, sharding, mips, chunk_bytes)
     info = {"@type": "neuroglancer_multiscale_volume", "type": "segmentation", "data_type": dtype.name,
-            "num_channels": 1,
-            "scales": _scales(volume.shape, resolution, voxel_offset, chunk_size, encoding, sharding, mips, chunk_bytes)}
+            "num_channels": 1, "scales": scales}
     root_url = layer_root(url)
     parsed = parse_info(info, posixpath.join(root_url, "info"))  # checks what the arguments made (sharding dict)
     fs, root = fsspec.core.url_to_fs(root_url, **(storage_options or {}))
@@ -205,7 +207,8 @@ def _scale_tasks(grid: da.Array, scale: Scale, fs, root: str, options: dict, gzi
     """The delayed writes of one scale: a file per chunk, or a shard per group of chunks."""
     folder = posixpath.join(root, scale.key)
     blocks = grid.to_delayed()
-    points = [(i, j, k) for k in range(blocks.shape[2]) for j in range(blocks.shape[1]) for i in range(blocks.shape[0])]
+    points = [(i, j, k) for k in range(blocks.shape[2]) for j in range(blocks.shape[1])
+              for i in range(blocks.shape[0])]
     if scale.sharding is None:
         suffix = ".gz" if gzip and is_local(fs) else ""
         return [dask.delayed(_chunk_task, pure=True)(

@@ -1,0 +1,109 @@
+"""Whole-volume jobs on 3-D chunk grids (precomputed layers), on a 2-process cluster, against
+single-machine crackle on the whole volume: every statistic, labels and contains, in the layer's
+voxel coordinates (voxel_offset included, as cloud-volume reports them)."""
+
+import numpy as np
+import pytest
+
+import crackle
+import crackle_dask
+from tests.cloudvolume_oracle import read_voxel_bounds, write_layer
+from tests.segmentations import DTYPES, blocky
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A local cluster of 2 worker processes (1 thread each), the default scheduler while in use."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+            Client(cluster) as client:
+        yield client
+
+
+def expected_statistics(arr, offset) -> dict:
+    """crackle's statistics of the whole array, moved by ``offset``."""
+    stream = crackle.compress(arr)
+    boxes = {label: tuple(slice(s.start + o, s.stop + o) for s, o in zip(box, offset))
+             for label, box in crackle.bounding_boxes(stream).items()}
+    centroids = {label: c + np.array(offset) for label, c in crackle.centroids(stream).items()}
+    return {"counts": crackle.voxel_counts(stream), "boxes": boxes, "centroids": centroids,
+            "labels": crackle.labels(stream)}
+
+
+def assert_layer_statistics(url, arr, offset, **options):
+    expected = expected_statistics(arr, offset)
+    assert crackle_dask.voxel_counts(url, **options) == expected["counts"]
+    assert crackle_dask.bounding_boxes(url, **options) == expected["boxes"]
+    ours = crackle_dask.centroids(url, **options)
+    assert ours.keys() == expected["centroids"].keys()
+    for label, centroid in expected["centroids"].items():
+        np.testing.assert_allclose(ours[label], centroid, rtol=1e-12)
+    np.testing.assert_array_equal(crackle_dask.labels(url, **options), expected["labels"])
+    some = int(expected["labels"][-1])
+    assert crackle_dask.contains(url, some, **options)
+    absent = next(v for v in range(1, 10**6) if v not in expected["counts"])
+    assert not crackle_dask.contains(url, absent, **options)
+    assert crackle_dask.voxel_counts(url, label=some, **options) == expected["counts"][some]
+    box = crackle_dask.bounding_boxes(url, label=some, no_slice_conversion=True, **options)
+    np.testing.assert_array_equal(box, [expected["boxes"][some][k].start for k in range(3)]
+                                  + [expected["boxes"][some][k].stop - 1 for k in range(3)])
+    table = crackle_dask.statistics(url, **options)
+    assert table.column("voxel_count").to_pylist() == [expected["counts"][v] for v in expected["labels"].tolist()]
+    with pytest.raises(ValueError, match="not in the volume"):
+        crackle_dask.voxel_counts(url, label=absent, **options)
+
+
+def random_layer(rng, tmp_path, name, storage_options=None, root=None):
+    dtype = DTYPES[rng.integers(len(DTYPES))]
+    shape = tuple(int(n) for n in rng.integers(6, 40, size=3))
+    arr = blocky(rng, shape, dtype, nlabels=7, boxes=25, noise=float(rng.choice([0.0, 0.05])))
+    chunk = tuple(int(rng.integers(1, n + 1)) for n in shape)  # sizes that need not divide the volume
+    offset = tuple(int(v) for v in rng.integers(-20, 50, size=3))
+    options = dict(encoding=str(rng.choice(["crackle", "crackle", "raw"])),
+                   sharding=[None, True][int(rng.integers(2))])
+    url = crackle_dask.to_precomputed(arr, root or str(tmp_path / name), chunk_size=chunk, voxel_offset=offset,
+                                      storage_options=storage_options, **options)
+    print(name, dtype, shape, chunk, offset, options)
+    return url, arr, offset
+
+
+def test_statistics_on_random_grids(client, seed, tmp_path):
+    rng = np.random.default_rng(seed)
+    for trial in range(4):
+        url, arr, offset = random_layer(rng, tmp_path, f"layer{trial}")
+        assert_layer_statistics(url, arr, offset)
+
+
+def test_statistics_on_s3(client, seed, s3):
+    _, options = s3
+    rng = np.random.default_rng(seed)
+    url, arr, offset = random_layer(rng, None, "s3", options, root=f"s3://volumes/grid-{seed}")
+    assert_layer_statistics(url, arr, offset, storage_options=options)
+
+
+def test_one_voxel_thick_chunks_and_missing_chunks(client, seed, tmp_path):
+    rng = np.random.default_rng(seed)
+    arr = blocky(rng, (9, 7, 6), np.uint16, nlabels=5, boxes=10)
+    arr[arr == 0] = 1  # so that background 0 comes from the missing chunk alone
+    url = crackle_dask.to_precomputed(arr, str(tmp_path / "thin"), chunk_size=(1, 3, 2), voxel_offset=(5, 0, 2))
+    assert_layer_statistics(url, arr, (5, 0, 2))
+    (tmp_path / "thin" / "1_1_1" / "7-8_3-6_4-6").unlink()
+    with pytest.raises(crackle.FormatError, match="7-8_3-6_4-6"):
+        crackle_dask.voxel_counts(url)
+    holed = arr.copy()
+    holed[2, 3:6, 2:4] = 0
+    assert_layer_statistics(url, holed, (5, 0, 2), fill_missing=True)
+
+
+def test_layers_cloudvolume_writes_in_its_voxel_coordinates(client, seed, tmp_path):
+    rng = np.random.default_rng(seed)
+    arr = blocky(rng, (70, 50, 37), np.uint64, nlabels=9, boxes=30)
+    path = tmp_path / "cv"
+    write_layer(str(path), arr, chunk_size=(32, 32, 16), voxel_offset=(3, 5, 7), mips=1)
+    bounds = read_voxel_bounds(str(path))
+    assert tuple(bounds["voxel_offset"]) == (3, 5, 7)
+    assert_layer_statistics(str(path), arr, tuple(bounds["voxel_offset"]))
+    level = crackle_dask.open_precomputed(str(path), mip=1).compute()
+    assert_layer_statistics(f"precomputed://{path}", level, tuple(read_voxel_bounds(str(path), 1)["voxel_offset"]),
+                            mip=1)
