@@ -2,13 +2,15 @@
 
 The shared 512^3 volume tiled 2 x 2 x 2 (each tile's labels offset so that
 tiles do not share labels: 1024^3 uint32, 4 GiB decoded), as a layer of
-128^3 chunks. Prints:
+128^3 chunks. The tiled volume is a lazy Dask array read from a 128^3-chunk
+layer of the 512^3 volume, so that a task's input is one chunk. Prints:
 
 1. bytes on disk: crackle (unsharded and sharded), crackle + gzip, raw + gzip,
    compressed_segmentation + gzip, all written by ``to_precomputed``;
 2. writing the layer with ``to_precomputed`` on a local cluster of 2 worker
-   processes x 1 thread, against cloud-volume's upload (crackle-codec
-   encoding, ``parallel=2``) of the same array, in a subprocess;
+   processes x 1 thread, from the volume held in the workers' memory, against
+   cloud-volume's upload (crackle-codec encoding, ``parallel=2``) of the same
+   array from memory, in a subprocess;
 3. reading the whole layer into Dask on that cluster (each task reads and
    decodes one chunk; the result is reduced to its maximum, so the client
    never holds it), against cloud-volume's download (crackle-codec decoding,
@@ -45,11 +47,12 @@ CHUNK = (128, 128, 128)
 MIB = 1 << 20
 
 
-def tiled(source: Path, step: int):
-    """The 512^3 file tiled 2 x 2 x 2 as a lazy 1024^3 Dask array, tile t's labels + t * step."""
+def tiled(layer: str, step: int):
+    """The 512^3 volume (a layer of 128^3 chunks) tiled 2 x 2 x 2 as a lazy 1024^3 Dask array with
+    128^3 chunks, tile t's labels + t * step: each chunk of it is read from one chunk of the layer."""
     import dask.array as da
 
-    base = crackle_dask.open_array(str(source), chunks=128)
+    base = crackle_dask.open_precomputed(layer)
     tiles = [[[base + np.uint32((4 * i + 2 * j + k) * step) for k in range(2)] for j in range(2)] for i in range(2)]
     return da.block(tiles)
 
@@ -65,6 +68,7 @@ def cloudvolume_time(code: str) -> float:
 
 def main() -> None:
     from distributed import Client, LocalCluster
+    from distributed import wait as distributed_wait
 
     work = Path(tempfile.mkdtemp(prefix="bench-precomputed-"))
     source = work / "shared.ckl"
@@ -72,7 +76,10 @@ def main() -> None:
     source.write_bytes(stream)
     step = int(crackle.max(stream)) + 1
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster, Client(cluster) as client:
-        volume = tiled(source, step)
+        base = crackle_dask.to_precomputed(crackle_dask.open_array(str(source), chunks=128), str(work / "base"),
+                                           chunk_size=CHUNK)
+        volume = client.persist(tiled(base, step))  # in the workers' memory, as cloud-volume uploads from memory
+        distributed_wait(volume)
         small = volume[:256, :256, :256]
         crackle_dask.to_precomputed(small, str(work / "warm"), chunk_size=CHUNK, sharding=True)  # compile on workers
         crackle_dask.open_precomputed(str(work / "warm")).max().compute()

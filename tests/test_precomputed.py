@@ -365,3 +365,25 @@ def test_write_and_read_on_s3(s3, seed):
         np.testing.assert_array_equal(crackle_dask.open_precomputed(url, storage_options=options).compute(), arr)
     chunk = fs.info("volumes/written-plain/1_1_1/0-32_0-32_0-16")
     assert chunk["size"] > 0 and fs.cat_file("volumes/written-plain/1_1_1/0-32_0-32_0-16")[:2] == b"\x1f\x8b"
+
+
+def test_several_channels_keep_their_axis(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    arr = rng.integers(0, 255, (10, 9, 7, 3), dtype=np.uint8)
+    info = {"type": "image", "data_type": "uint8", "num_channels": 3,
+            "scales": [{"key": "s0", "size": [10, 9, 7], "resolution": [2, 2, 2], "chunk_sizes": [[4, 4, 3]],
+                        "encoding": "raw"}]}
+    (tmp_path / "s0").mkdir()
+    (tmp_path / "info").write_text(json.dumps(info))
+    for x in range(0, 10, 4):
+        for y in range(0, 9, 4):
+            for z in range(0, 7, 3):
+                block = arr[x : x + 4, y : y + 4, z : z + 3]
+                name = "_".join(f"{a}-{a + n}" for a, n in zip((x, y, z), block.shape))
+                (tmp_path / "s0" / name).write_bytes(block.tobytes(order="F"))
+    lazy = crackle_dask.open_precomputed(str(tmp_path))
+    assert lazy.shape == (10, 9, 7, 3)
+    np.testing.assert_array_equal(lazy.compute(), arr)
+    ds = xr.open_dataset(f"precomputed://{tmp_path}", engine="crackle")
+    assert ds["labels"].dims == ("x", "y", "z", "c")
+    np.testing.assert_array_equal(ds["labels"][2:9, :, 4, 1].values, arr[2:9, :, 4, 1])
