@@ -55,3 +55,13 @@ def s3():
 
     with s3_server("volumes") as options:
         yield s3fs.S3FileSystem(**options), options
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A local cluster of 2 worker processes (1 thread each), the default scheduler while in use."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+            Client(cluster) as client:
+        yield client

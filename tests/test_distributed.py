@@ -17,16 +17,6 @@ from crackle.stacking import zrange
 from tests.segmentations import DTYPES, blocky, same_partition
 
 
-@pytest.fixture(scope="module")
-def client():
-    """A local cluster of 2 worker processes (1 thread each), the default scheduler while in use."""
-    from distributed import Client, LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
-            Client(cluster) as client:
-        yield client
-
-
 def split(stream, cuts) -> list:
     """The stream cut into z ranges at ``cuts``."""
     bounds = [0, *cuts, crackle.header(stream).sz]

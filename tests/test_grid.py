@@ -11,16 +11,6 @@ from tests.cloudvolume_oracle import read_voxel_bounds, write_layer
 from tests.segmentations import DTYPES, blocky
 
 
-@pytest.fixture(scope="module")
-def client():
-    """A local cluster of 2 worker processes (1 thread each), the default scheduler while in use."""
-    from distributed import Client, LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
-            Client(cluster) as client:
-        yield client
-
-
 def expected_statistics(arr, offset) -> dict:
     """crackle's statistics of the whole array, moved by ``offset``."""
     stream = crackle.compress(arr)

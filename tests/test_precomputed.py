@@ -8,6 +8,7 @@ exactly, on local disk, moto S3 and an HTTP range server; and refuse bad layers 
 FormatError that names the file.
 """
 
+import gzip
 import json
 import shutil
 
@@ -387,3 +388,29 @@ def test_several_channels_keep_their_axis(tmp_path, seed):
     ds = xr.open_dataset(f"precomputed://{tmp_path}", engine="crackle")
     assert ds["labels"].dims == ("x", "y", "z", "c")
     np.testing.assert_array_equal(ds["labels"][2:9, :, 4, 1].values, arr[2:9, :, 4, 1])
+
+
+def test_chunk_files_compressed_by_suffix_or_magic(tmp_path, seed):
+    import brotli
+    import zstandard
+
+    arr = volume(seed, np.uint32, (10, 9, 7))
+    raw_layer(tmp_path, arr)
+    files = sorted((tmp_path / "s0").iterdir())
+    for i, path in enumerate(files):
+        data = path.read_bytes()
+        kind = i % 4
+        if kind == 0:  # .gz, as cloud-volume names them on local disks
+            path.with_name(path.name + ".gz").write_bytes(gzip.compress(data))
+        elif kind == 1:
+            path.with_name(path.name + ".br").write_bytes(brotli.compress(data))
+        elif kind == 2:
+            path.with_name(path.name + ".zstd").write_bytes(zstandard.ZstdCompressor().compress(data))
+        else:  # the plain name holding gzip, as an object store with Content-Encoding gives it
+            path.write_bytes(gzip.compress(data))
+            continue
+        path.unlink()
+    np.testing.assert_array_equal(crackle_dask.open_precomputed(str(tmp_path)).compute(), arr)
+    (tmp_path / "s0" / files[1].name).with_name(files[1].name + ".br").write_bytes(b"not brotli")
+    with pytest.raises(crackle.FormatError, match=files[1].name + ".br"):
+        crackle_dask.open_precomputed(str(tmp_path)).compute()
