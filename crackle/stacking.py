@@ -252,6 +252,15 @@ def recompress(binary, parallel: int = 0) -> bytes:
     return zstack(parts)
 
 
+def pooled_2x2x1(arr: np.ndarray, sparse: bool = False, order: str = "F") -> np.ndarray:
+    """A decoded (x, y, z) array downsampled as :func:`mode_pooling_2x2x1` downsamples a stream:
+    (ceil(x / 2), ceil(y / 2), z), in memory ``order``."""
+    out = np.empty((-(-arr.shape[0] // 2), -(-arr.shape[1] // 2), arr.shape[2]), dtype=arr.dtype, order=order)
+    if out.size:
+        mode_pool(arr, bool(sparse), out)
+    return out
+
+
 def mode_pooling_2x2x1(binary, sparse: bool = False, parallel: int = 0) -> bytes:
     """Downsample x and y by 2 with the mode of each 2x2 block, a block of slices at a time.
 
@@ -269,8 +278,7 @@ def mode_pooling_2x2x1(binary, sparse: bool = False, parallel: int = 0) -> bytes
     parts = []
     for z in range(0, head.sz, step):
         slab = codec.decompress_range(view, z, min(z + step, head.sz), parallel)
-        pooled = np.empty((sx, sy, slab.shape[2]), dtype=head.dtype, order=order)
-        mode_pool(slab, bool(sparse), pooled)
+        pooled = pooled_2x2x1(slab, sparse, order)
         parts.append(compress(pooled, allow_pins=int(head.label_format != LabelFormat.FLAT),
                               markov_model_order=head.markov_model_order, parallel=parallel))
     return zstack(parts)

@@ -21,7 +21,7 @@ import fsspec
 import numpy as np
 
 from crackle.files import atomic_write_on, is_local
-from crackle.kernels.pooling import mode_pool
+from crackle.stacking import pooled_2x2x1
 
 from ..jobs import run
 from ..volumes import label_volume
@@ -67,18 +67,12 @@ def _scales(size, resolution, voxel_offset, chunk_size, encoding, sharding, mips
     return scales
 
 
-def _pool(block: np.ndarray) -> np.ndarray:
-    out = np.empty((-(-block.shape[0] // 2), -(-block.shape[1] // 2), block.shape[2]), dtype=block.dtype, order="F")
-    if out.size:
-        mode_pool(np.asfortranarray(block), False, out)
-    return out
-
-
 def pooled(volume: da.Array, chunk_size) -> da.Array:
     """``volume`` downsampled 2x2x1 (mode of each 2x2 block, crackle-codec's ties), chunk by chunk."""
     source = volume.rechunk((2 * chunk_size[0], 2 * chunk_size[1], chunk_size[2]))
     chunks = tuple(tuple(-(-n // 2) for n in c) for c in source.chunks[:2]) + (source.chunks[2],)
-    return source.map_blocks(_pool, chunks=chunks, dtype=volume.dtype)
+    # (Fortran order: the kernel is compiled for the memory orders streams decode to)
+    return source.map_blocks(np.asfortranarray).map_blocks(pooled_2x2x1, chunks=chunks, dtype=volume.dtype)
 
 
 def _write_file(fs, path: str, pieces, content_gzip: bool = False) -> int:
