@@ -19,6 +19,7 @@ A worker lost mid-job costs only its tasks, which Dask runs again; every
 output file appears complete under its final name or not at all.
 """
 
+import itertools
 import posixpath
 from dataclasses import dataclass
 
@@ -35,11 +36,8 @@ from crackle.operations import lookup, relabel
 from crackle.stacking import zrange
 
 from .jobs import run
+from .precomputed.dataset import is_layer
 from .stack import file_paths, named, open_stream
-
-_OFFSETS_6 = ((0, 0),)
-_OFFSETS_26 = tuple((dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1))
-
 
 @dataclass
 class Components:
@@ -68,25 +66,37 @@ def label_file(fs, path: str, connectivity: int, binary_image: bool, memory_targ
     return bytes(labelled.binary), int(codec.max(labelled)), faces[0], faces[1]
 
 
+def touching(first: tuple, second: tuple, connectivity: int, binary_image: bool) -> np.ndarray:
+    """``(n, 2)`` distinct pairs of local component ids that touch across a boundary and are one
+    object (same original label, or both foreground in a binary image).
+
+    ``first`` and ``second`` are ``(component ids, original labels)`` of the boundary voxels on
+    either side, arrays over the axes the boundary spans (2 for a face, 1 for an edge, 0 for a
+    corner); a voxel of ``first`` touches the voxel at the same place in ``second`` and, with
+    26-connectivity, those one step away along those axes.
+    """
+    ids, original, other_ids, other_original = (np.asarray(a) for a in (*first, *second))
+    steps = itertools.product((-1, 0, 1), repeat=ids.ndim) if connectivity == 26 else [(0,) * ids.ndim]
+    keys = []
+    for step in steps:
+        here = tuple(slice(max(0, -d), n - max(0, d)) for d, n in zip(step, ids.shape))
+        there = tuple(slice(max(0, d), n + min(0, d)) for d, n in zip(step, ids.shape))
+        a, b = original[here], other_original[there]
+        same = (a != 0) & (b != 0) if binary_image else (a == b) & (a != 0)
+        keys.append(ids[here][same].astype(np.uint64) << np.uint64(32) | other_ids[there][same].astype(np.uint64))
+    keys = np.unique(np.concatenate([k.ravel() for k in keys]))
+    return np.stack([keys >> np.uint64(32), keys & np.uint64(0xFFFFFFFF)], axis=1).astype(np.int64)
+
+
 def face_pairs(lower: tuple, upper: tuple, connectivity: int, binary_image: bool, names: tuple) -> np.ndarray:
-    """``(n, 2)`` distinct pairs ``(label below, label above)`` of components that touch across
-    two facing slices (``lower``: the upper face of the file below, ``upper``: the lower face of
-    the file above) and are one object: same original label, or both foreground in a binary image."""
+    """:func:`touching` across two facing slices (``lower``: the upper face of the file below,
+    ``upper``: the lower face of the file above), kept as one-slice streams."""
     below, below_original, above, above_original = (codec.decompress_range(face, 0, 1, 1)[:, :, 0]
                                                     for face in (*lower, *upper))
     if below.shape != above.shape:
         raise ValueError(f"cannot stack {names[1]} ({above.shape[0]} x {above.shape[1]}) on {names[0]} "
                          f"({below.shape[0]} x {below.shape[1]}): x and y must match")
-    sx, sy = below.shape
-    keys = []
-    for dx, dy in _OFFSETS_26 if connectivity == 26 else _OFFSETS_6:
-        low = (slice(max(0, -dx), sx - max(0, dx)), slice(max(0, -dy), sy - max(0, dy)))
-        high = (slice(max(0, dx), sx + min(0, dx)), slice(max(0, dy), sy + min(0, dy)))
-        a, b = below_original[low], above_original[high]
-        same = (a != 0) & (b != 0) if binary_image else (a == b) & (a != 0)
-        keys.append(below[low][same].astype(np.uint64) << np.uint64(32) | above[high][same].astype(np.uint64))
-    keys = np.unique(np.concatenate(keys))
-    return np.stack([keys >> np.uint64(32), keys & np.uint64(0xFFFFFFFF)], axis=1).astype(np.int64)
+    return touching((below, below_original), (above, above_original), connectivity, binary_image)
 
 
 @dataclass
@@ -112,8 +122,14 @@ class Resolution:
 
 def resolve(counts: list, *pairs: np.ndarray) -> Resolution:
     """Join the components listed in ``pairs[i]`` (between files i and i + 1) across the stack."""
+    return resolve_links(counts, [(i, i + 1) for i in range(len(pairs))], pairs)
+
+
+def resolve_links(counts: list, links: list, pairs) -> Resolution:
+    """Join components across pieces: ``pairs[k]`` lists local ids ``(a, b)`` of pieces
+    ``links[k] = (i, j)`` that are one object; piece ``i`` has ``counts[i]`` components."""
     offsets = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
-    edges = [p + offsets[i : i + 2] for i, p in enumerate(pairs)]
+    edges = [p + offsets[[i, j]] for (i, j), p in zip(links, pairs)]
     edges = np.concatenate(edges) if edges else np.zeros((0, 2), dtype=np.int64)
     joined, inverse = np.unique(edges, return_inverse=True)
     inverse = inverse.reshape(-1, 2)
@@ -148,8 +164,10 @@ def _outputs(files: list, out: str, storage_options) -> tuple:
 
 
 def connected_components(urlpath, out: str, connectivity: int = 26, binary_image: bool = False,
-                         storage_options=None, memory_target=None, compute: bool = True, progress: bool = False):
-    """Label the 6- or 26-connected components of a stack of files and write them as files.
+                         storage_options=None, memory_target=None, compute: bool = True, progress: bool = False,
+                         mip: int = 0, fill_missing: bool = False):
+    """Label the 6- or 26-connected components of a stack of files (or of a precomputed layer) and
+    write them as files (or as a layer).
 
     Parameters
     ----------
@@ -169,16 +187,29 @@ def connected_components(urlpath, out: str, connectivity: int = 26, binary_image
     compute, progress
         As for :func:`crackle_dask.voxel_counts`.
 
+    mip, fill_missing
+        For a layer (``precomputed://`` + URL, or a folder holding its
+        ``info``): the scale, and whether missing chunks are background.
+        ``out`` is then the output layer, with the input's geometry, chunking
+        and sharding, Crackle chunks of uint32 labels (uint64 past 2**32 - 1
+        components); see :mod:`crackle_dask.precomputed.components`.
+
     Returns
     -------
     Components
         The output URLs in z order (``crackle_dask.open_array(result.files)``
-        opens them as one volume) and the number of components. Components
-        are numbered in file order; the partition equals that of
-        :func:`crackle.connected_components` on the stacked volume.
+        opens them as one volume; for a layer, its ``precomputed://`` URL) and
+        the number of components. Components are numbered in file (chunk)
+        order; the partition equals that of :func:`crackle.connected_components`
+        on the whole volume.
     """
     if connectivity not in (6, 26):
         raise ValueError(f"connectivity must be 6 or 26, got {connectivity!r}")
+    if isinstance(urlpath, str) and is_layer(urlpath):
+        from .precomputed.components import layer_components  # (it builds on this module)
+
+        return layer_components(urlpath, out, connectivity, binary_image, mip, fill_missing, storage_options,
+                                compute, progress)
     files = file_paths(urlpath, storage_options)
     out_fs, targets = _outputs(files, out, storage_options)
     token = dask.base.tokenize(files, out, connectivity, binary_image, memory_target)

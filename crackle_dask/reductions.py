@@ -22,8 +22,6 @@ import dask
 import numpy as np
 
 from crackle import codec
-from crackle.encoder import compress
-from crackle.stacking import zeros as crackle_zeros
 from crackle.analysis import (
     BOX_COLUMNS, COUNT, FINGERPRINT_KEY, MAX_X, MAX_Y, MAX_Z, MIN_X, SUM_X, SUM_Z, boxes_from, centroids_from,
     combine_rows, coordinate_dtype, counts_from, label_statistics, sidecar_path, stream_fingerprint,
@@ -154,28 +152,9 @@ def chunks_part(layer, mip: int, points: list, label=None, fill_missing: bool = 
     return Part(layer.info.dtype, merged.astype(layer.info.dtype), table)
 
 
-def chunk_stream(layer, scale, point, payload: bytes) -> bytes:
-    """A chunk's payload as a Crackle stream (a missing chunk, None, is zeros), checked against its
-    place in the layer: the chunks of other encodings are decoded and compressed."""
-    shape = layer.chunk_shape(scale, point)
-    if payload is None:
-        return crackle_zeros(shape, layer.info.dtype)
-    where = layer.where(scale, point)
-    if scale.encoding != "crackle":
-        return compress(layer.decode(scale, point, payload, where)[..., 0], parallel=1)
-    try:
-        head = codec.header(payload)
-    except FormatError as err:
-        raise named(err, where) from err
-    if head.shape != shape or head.dtype != layer.info.dtype:
-        raise FormatError(f"{where}: the chunk holds {head.shape} {head.dtype}, the layer needs {shape} "
-                          f"{layer.info.dtype}")
-    return payload
-
-
 def chunk_statistics(layer, scale, point, payload, label=None) -> tuple:
-    """``(labels, table)`` of one chunk in its own coordinates (see :func:`chunk_stream`)."""
-    stream = chunk_stream(layer, scale, point, payload)
+    """``(labels, table)`` of one chunk in its own coordinates (see :meth:`Layer.stream`)."""
+    stream = layer.stream(scale, point, payload)
     try:
         if label is not None and not codec.contains(stream, label):
             return np.zeros(0, dtype=layer.info.dtype), np.zeros((0, 10), dtype=np.int64)
@@ -346,7 +325,7 @@ def _file_labels(fs, path: str, origin) -> Part:
 def _chunk_labels(layer, mip: int, points: list, fill_missing: bool) -> Part:
     """The labels of some chunks of a layer (of Crackle chunks, from their labels sections)."""
     scale = layer.info.scale(mip)
-    found = [codec.labels(chunk_stream(layer, scale, p, payload))
+    found = [codec.labels(layer.stream(scale, p, payload))
              for p, payload in layer.payloads(mip, points, fill_missing).items()]
     return _no_rows(np.unique(np.concatenate(found)).astype(layer.info.dtype))
 
@@ -370,7 +349,7 @@ def _file_contains(fs, path: str, origin, label: int) -> bool:
 
 def _chunks_contain(layer, mip: int, points: list, fill_missing: bool, label: int) -> bool:
     scale = layer.info.scale(mip)
-    return builtins.any(codec.contains(chunk_stream(layer, scale, p, payload), label)
+    return builtins.any(codec.contains(layer.stream(scale, p, payload), label)
                         for p, payload in layer.payloads(mip, points, fill_missing).items())
 
 

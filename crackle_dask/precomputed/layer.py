@@ -27,6 +27,7 @@ import fsspec
 import numpy as np
 from dask.base import tokenize
 
+import crackle
 from crackle.array import decode_slices
 from crackle.errors import FormatError
 
@@ -64,6 +65,14 @@ def _keep(key, value) -> None:
         _indices[key] = value
         while len(_indices) > _KEEP_INDICES:
             _indices.popitem(last=False)
+
+
+def forget_indices(fs, root: str) -> None:
+    """Drop the shard indices this process keeps for the layer at ``root`` (before rewriting it)."""
+    folder = fs.unstrip_protocol(root).rstrip("/") + "/"
+    with _indices_lock:
+        for key in [k for k in _indices if fs.unstrip_protocol(k[2]).startswith(folder)]:
+            del _indices[key]
 
 
 def _parts(results, starts, stops, what) -> list:
@@ -169,6 +178,39 @@ class Layer:
         return decode_chunk(payload, scale.encoding, self.chunk_shape(scale, point), self.info.dtype,
                             self.info.num_channels, scale.block_size, where)
 
+    def stream(self, scale: Scale, point, payload) -> bytes:
+        """A chunk's payload as a Crackle stream, checked against its place in the layer: a missing
+        chunk (None) is zeros, the chunks of other encodings are decoded and compressed."""
+        if payload is None:
+            return crackle.zeros(self.chunk_shape(scale, point), self.info.dtype)
+        if scale.encoding != "crackle":
+            return crackle.compress(self.decode(scale, point, payload, self.where(scale, point))[..., 0], parallel=1)
+        return self._checked(scale, point, payload)
+
+    def _checked(self, scale: Scale, point, payload: bytes) -> bytes:
+        """``payload``, if it can be the chunk at ``point`` as far as can be told without decoding it
+        (a Crackle header of the chunk's shape and dtype; a raw chunk's length); else FormatError."""
+        where = self.where(scale, point)
+        if scale.encoding == "raw":
+            nbytes = int(np.prod(self.chunk_shape(scale, point))) * self.info.num_channels * self.info.dtype.itemsize
+            if len(payload) != nbytes:
+                raise FormatError(f"{where}: a raw chunk of shape {self.chunk_shape(scale, point)} has {nbytes} "
+                                  f"bytes, not {len(payload)}")
+        elif scale.encoding == "crackle":
+            try:
+                head = crackle.header(payload)
+            except FormatError as err:
+                raise FormatError(f"{where}: {err}") from err
+            self._check_head(scale, point, head)
+        return payload
+
+    def _check_head(self, scale: Scale, point, head) -> None:
+        """FormatError unless a Crackle chunk's header gives the shape and dtype of its place."""
+        shape = self.chunk_shape(scale, point)
+        if head.shape != shape or head.dtype != self.info.dtype:
+            raise FormatError(f"{self.where(scale, point)}: the chunk holds {head.shape} {head.dtype}, the layer "
+                              f"needs {shape} {self.info.dtype}")
+
     def _chunks(self, scale: Scale, points: list, slices: dict, fill_missing: bool) -> dict:
         """``{point: array or None (missing, with fill_missing)}``; a point in ``slices`` may come
         back as only those z slices of its chunk (an uncompressed Crackle chunk is read so)."""
@@ -203,22 +245,29 @@ class Layer:
                 except (FileNotFoundError, FormatError):
                     continue  # compressed, or missing: read whole
         elif scale.sharding.data_encoding == "raw":
-            for p, found in self._located(scale, points, True, True).items():
-                if found is not None:
-                    path, start, stop = found
-                    try:
-                        streams[p] = FsspecStream(self.fs, path, size=stop - start, offset=start)
-                    except FormatError as err:
-                        raise FormatError(f"{self.where(scale, p)}: {err}") from err
+            try:  # through the indices this process keeps, else afresh (as _payloads)
+                streams = self._shard_streams(scale, points, cached=True)
+            except FormatError:
+                streams = self._shard_streams(scale, points, cached=False)
         out = {}
         for p, stream in streams.items():
-            head, shape = stream.header, self.chunk_shape(scale, p)
-            if (head.sx, head.sy, head.sz) != shape or head.dtype != self.info.dtype:
-                raise FormatError(f"{self.where(scale, p)}: the chunk holds {head.shape} {head.dtype}, the layer "
-                                  f"needs {shape} {self.info.dtype}")
+            self._check_head(scale, p, stream.header)
             block = decode_slices(stream, slices[p], 1, order="F")
             out[p] = block.reshape(block.shape + (1,), order="F")
         return out
+
+    def _shard_streams(self, scale: Scale, points: list, cached: bool) -> dict:
+        """Streams over the Crackle chunks at ``points`` where they lie in their shards (raw data)."""
+        streams = {}
+        for p, found in self._located(scale, points, True, cached).items():
+            if found is not None:
+                path, start, stop = found
+                try:
+                    streams[p] = FsspecStream(self.fs, path, size=stop - start, offset=start)
+                except FormatError as err:
+                    raise FormatError(f"{self.where(scale, p)}: {err}") from err
+                self._check_head(scale, p, streams[p].header)
+        return streams
 
     def _payloads(self, scale: Scale, points: list, fill_missing: bool) -> dict:
         if scale.sharding is None:
@@ -266,7 +315,7 @@ class Layer:
             results = retry(self.fs.cat_ranges, paths, starts, stops, on_error="return")
             _parts(results, starts, stops, names)
             for p, part, name in zip(whole, results, names):
-                out[p] = self._plain(scale, p, chunk_data(part, spec, name), "", name)
+                out[p] = self._checked(scale, p, self._plain(scale, p, chunk_data(part, spec, name), "", name))
         return out
 
     def _located(self, scale: Scale, points: list, fill_missing: bool, cached: bool) -> dict:

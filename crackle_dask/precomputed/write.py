@@ -27,7 +27,7 @@ from ..jobs import run
 from ..volumes import label_volume
 from .encodings import encode_chunk, gzipped
 from .info import DATA_TYPES, ENCODINGS, Scale, parse_info
-from .layer import layer_root
+from .layer import forget_indices, layer_root
 from .read import scale_of
 from .sharding import ShardingSpec, auto_spec, compressed_morton, shard_parts
 
@@ -90,8 +90,9 @@ def _write_file(fs, path: str, pieces, content_gzip: bool = False) -> int:
     return size
 
 
-def _chunk_task(block, fs, path: str, scale: Scale, options: dict, gzip: bool) -> int:
-    payload = encode_chunk(block, scale.encoding, scale.block_size, **options)
+def _chunk_file(fs, path: str, gzip: bool, make, *args) -> int:
+    """Make a chunk's payload (``make(*args)``) and write it as its own file."""
+    payload = make(*args)
     return _write_file(fs, path, [gzipped(payload) if gzip else payload], gzip)
 
 
@@ -188,6 +189,7 @@ def to_precomputed(array, url: str, resolution=None, voxel_offset=None, chunk_si
             volume = pooled(volume, chunk_size)
         writes += _scale_tasks(volume.rechunk(chunk_size), scale, fs, root, options, bool(compress), f"{mip}-{token}")
     result = dask.delayed(_info_task, pure=True)(writes, fs, root, info, dask_key_name=f"info-{token}")
+    forget_indices(fs, root)  # (this process's kept shard indices of a layer written before at root)
     fs.makedirs(root, exist_ok=True)
     for scale in parsed.scales:
         fs.makedirs(posixpath.join(root, scale.key), exist_ok=True)
@@ -198,27 +200,31 @@ def to_precomputed(array, url: str, resolution=None, voxel_offset=None, chunk_si
 
 
 def _scale_tasks(grid: da.Array, scale: Scale, fs, root: str, options: dict, gzip: bool, token: str) -> list:
-    """The delayed writes of one scale: a file per chunk, or a shard per group of chunks."""
-    folder = posixpath.join(root, scale.key)
+    """The delayed writes of one scale of a volume (``grid``, chunked as the scale)."""
     blocks = grid.to_delayed()
-    points = [(i, j, k) for k in range(blocks.shape[2]) for j in range(blocks.shape[1])
-              for i in range(blocks.shape[0])]
+    return chunk_writes(scale, fs, root, lambda p: (_encode_task, blocks[p], scale, options), gzip, token)
+
+
+def chunk_writes(scale: Scale, fs, root: str, payload, gzip: bool, token: str) -> list:
+    """The delayed writes of every chunk of a scale: a file per chunk (the task that makes a chunk
+    writes it), or a shard per group of chunks (one task per shard writes the chunks that tasks
+    made). ``payload(point)`` is ``(function, *args)`` making that chunk's bytes."""
+    folder = posixpath.join(root, scale.key)
+    points = scale.points_in((0, 0, 0), scale.size)
     if scale.sharding is None:
         suffix = ".gz" if gzip and is_local(fs) else ""
-        return [dask.delayed(_chunk_task, pure=True)(
-                    blocks[p], fs, posixpath.join(folder, scale.chunk_name(p) + suffix), scale, options, gzip,
-                    dask_key_name=f"chunk-{p}-{token}")
+        return [dask.delayed(_chunk_file, pure=True)(fs, posixpath.join(folder, scale.chunk_name(p) + suffix), gzip,
+                                                     *payload(p), dask_key_name=f"chunk-{p}-{token}")
                 for p in points]
     spec = scale.sharding
     ids = compressed_morton(points, scale.grid_shape)
     shards, _ = spec.locate(ids)
-    payloads = {p: dask.delayed(_encode_task, pure=True)(blocks[p], scale, options,
-                                                         dask_key_name=f"encode-{p}-{token}")
-                for p in points}
+    made = {p: dask.delayed(payload(p)[0], pure=True)(*payload(p)[1:], dask_key_name=f"encode-{p}-{token}")
+            for p in points}
     writes = []
     for shard in np.unique(shards).tolist():
         mine = [i for i in range(len(points)) if shards[i] == shard]
         writes.append(dask.delayed(_shard_task, pure=True)(
-            [payloads[points[i]] for i in mine], [int(ids[i]) for i in mine], fs,
+            [made[points[i]] for i in mine], [int(ids[i]) for i in mine], fs,
             posixpath.join(folder, spec.shard_name(shard)), spec, dask_key_name=f"shard-{shard}-{token}"))
     return writes
