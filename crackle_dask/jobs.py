@@ -53,3 +53,14 @@ def run(result, compute: bool, progress: bool):
     future = client.compute(result)
     distributed_progress(future)
     return future.result()
+
+
+def graph_result(name: str, tasks: dict, key, collections=()):
+    """A ``dask.delayed`` result ``key`` of a job whose tasks are written out as a plain graph
+    (``{key: (function, *args)}``, arguments naming other keys), on top of ``collections`` (Dask
+    arrays whose chunks the tasks name). Built in one piece: a job of N chunks costs O(N) to build,
+    where N chained ``dask.delayed`` calls, each merging its inputs' graphs, cost O(N**2)."""
+    from dask.delayed import Delayed
+    from dask.highlevelgraph import HighLevelGraph
+
+    return Delayed(key, HighLevelGraph.from_collections(name, tasks, dependencies=list(collections)), layer=name)

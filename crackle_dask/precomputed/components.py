@@ -17,6 +17,7 @@
 """
 
 import itertools
+import operator
 
 import dask
 import fsspec
@@ -28,7 +29,7 @@ from crackle.errors import FormatError
 from crackle.operations import relabel
 
 from ..components import Components, resolve_links, touching
-from ..jobs import run
+from ..jobs import graph_result, run
 from .layer import Layer, forget_indices, layer_root
 from .write import _info_task, chunk_writes
 
@@ -75,17 +76,18 @@ def label_chunk(layer: Layer, mip: int, point, connectivity: int, binary_image: 
     return bytes(labelled.binary), int(codec.max(labelled)), faces_of(ids, original)
 
 
-def chunk_pairs(faces: dict, ahead: dict, connectivity: int, binary_image: bool) -> dict:
+def chunk_pairs(faces: dict, directions: list, ahead: list, connectivity: int, binary_image: bool) -> dict:
     """``{direction: (n, 2) pairs}`` of a chunk's components touching those of its neighbours ahead
-    (``ahead``: ``{direction: that neighbour's faces}``)."""
-    return {d: touching(boundary(faces, d), boundary(theirs, tuple(-s for s in d)), connectivity, binary_image)
-            for d, theirs in ahead.items()}
+    (``ahead[k]``: the faces of the neighbour in ``directions[k]``)."""
+    return {tuple(d): touching(boundary(faces, d), boundary(theirs, tuple(-s for s in d)), connectivity,
+                               binary_image)
+            for d, theirs in zip(directions, ahead)}
 
 
-def join(counts: list, order: dict, *found: dict):
-    """The :class:`~crackle_dask.components.Resolution` of every chunk's pairs (``found[i]`` of
-    chunk ``i`` in ``order``, which maps grid points to their index)."""
-    points = sorted(order, key=order.get)
+def join(counts: list, points: list, found: list):
+    """The :class:`~crackle_dask.components.Resolution` of every chunk's pairs (``found[i]``, of
+    the chunk at ``points[i]``)."""
+    order = {tuple(p): i for i, p in enumerate(points)}
     links, pairs = [], []
     for i, per_direction in enumerate(found):
         for d, p in per_direction.items():
@@ -113,24 +115,25 @@ def layer_components(url, out: str, connectivity: int = 26, binary_image: bool =
     order = {p: i for i, p in enumerate(points)}
     token = dask.base.tokenize(layer.fs, layer.root, layer.info.raw, mip, out, connectivity, binary_image,
                                fill_missing)
-    labelled = {p: dask.delayed(label_chunk, pure=True, nout=3)(layer, mip, p, connectivity, binary_image,
-                                                                fill_missing, dask_key_name=f"label-{p}-{token}")
-                for p in points}
+    source, tasks = f"layer-{token}", {}
+    tasks[source] = layer
+    key = {name: [f"{name}-{p}-{token}" for p in points] for name in ("label", "stream", "count", "faces", "pairs")}
     directions = AHEAD_26 if connectivity == 26 else AHEAD_6
-    found = []
-    for p in points:
-        ahead = {d: labelled[q][2] for d in directions
-                 if (q := tuple(a + b for a, b in zip(p, d))) in order}
-        found.append(dask.delayed(chunk_pairs, pure=True)(labelled[p][2], ahead, connectivity, binary_image,
-                                                          dask_key_name=f"pairs-{p}-{token}"))
-    resolution = dask.delayed(join, pure=True)([labelled[p][1] for p in points], order, *found,
-                                               dask_key_name=f"join-{token}")
+    for i, p in enumerate(points):
+        tasks[key["label"][i]] = (label_chunk, source, mip, p, connectivity, binary_image, fill_missing)
+        for part, name in enumerate(("stream", "count", "faces")):
+            tasks[key[name][i]] = (operator.getitem, key["label"][i], part)
+        ahead = [(d, order[q]) for d in directions if (q := tuple(a + b for a, b in zip(p, d))) in order]
+        tasks[key["pairs"][i]] = (chunk_pairs, key["faces"][i], [d for d, _ in ahead],
+                                  [key["faces"][j] for _, j in ahead], connectivity, binary_image)
+    join_key = f"join-{token}"
+    tasks[join_key] = (join, key["count"], points, key["pairs"])
     output = Layer(out_fs, root, layer.info)
-    writes = chunk_writes(scale, out_fs, root, lambda p: (final_chunk, labelled[p][0], order[p], resolution),
-                          False, token)
-    info = dask.delayed(_output_info, pure=True)(layer.info.raw, mip, resolution)
-    done = dask.delayed(_info_task, pure=True)(writes, out_fs, root, info, dask_key_name=f"info-{token}")
-    result = dask.delayed(_components, pure=True)(done, out_fs, resolution, dask_key_name=f"components-{token}")
+    writes = chunk_writes(tasks, scale, out_fs, root, lambda p: (final_chunk, key["stream"][order[p]], order[p],
+                                                                  join_key), False, token)
+    tasks[f"info-{token}"] = (_info_task, writes, out_fs, root, (_output_info, layer.info.raw, mip, join_key))
+    tasks[f"components-{token}"] = (_components, f"info-{token}", out_fs, join_key)
+    result = graph_result(f"layer-components-{token}", tasks, f"components-{token}")
     forget_indices(out_fs, root)
     out_fs.makedirs(root, exist_ok=True)
     out_fs.makedirs(output.folder(scale), exist_ok=True)

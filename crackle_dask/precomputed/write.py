@@ -23,7 +23,7 @@ import numpy as np
 from crackle.files import atomic_write_on, is_local
 from crackle.stacking import pooled_2x2x1
 
-from ..jobs import run
+from ..jobs import graph_result, run
 from ..volumes import label_volume
 from .encodings import encode_chunk, gzipped
 from .info import DATA_TYPES, ENCODINGS, Scale, parse_info
@@ -183,12 +183,16 @@ def to_precomputed(array, url: str, resolution=None, voxel_offset=None, chunk_si
     fs, root = fsspec.core.url_to_fs(root_url, **(storage_options or {}))
     options = {"allow_pins": int(allow_pins), "markov_model_order": markov_model_order}
     token = dask.base.tokenize(volume.name, root, info, options, compress)
-    writes = []
+    tasks, writes, grids = {}, [], []
     for mip, scale in enumerate(parsed.scales):
         if mip:
             volume = pooled(volume, chunk_size)
-        writes += _scale_tasks(volume.rechunk(chunk_size), scale, fs, root, options, bool(compress), f"{mip}-{token}")
-    result = dask.delayed(_info_task, pure=True)(writes, fs, root, info, dask_key_name=f"info-{token}")
+        grid = volume.rechunk(chunk_size)
+        grids.append(grid)
+        encode = lambda p, g=grid, s=scale: (_encode_task, (g.name, *p), s, options)  # noqa: E731
+        writes += chunk_writes(tasks, scale, fs, root, encode, bool(compress), f"{mip}-{token}")
+    tasks[f"info-{token}"] = (_info_task, writes, fs, root, info)
+    result = graph_result(f"write-precomputed-{token}", tasks, f"info-{token}", grids)
     forget_indices(fs, root)  # (this process's kept shard indices of a layer written before at root)
     fs.makedirs(root, exist_ok=True)
     for scale in parsed.scales:
@@ -199,32 +203,28 @@ def to_precomputed(array, url: str, resolution=None, voxel_offset=None, chunk_si
     return url if str(url).startswith("precomputed://") else f"precomputed://{fs.unstrip_protocol(done)}"
 
 
-def _scale_tasks(grid: da.Array, scale: Scale, fs, root: str, options: dict, gzip: bool, token: str) -> list:
-    """The delayed writes of one scale of a volume (``grid``, chunked as the scale)."""
-    blocks = grid.to_delayed()
-    return chunk_writes(scale, fs, root, lambda p: (_encode_task, blocks[p], scale, options), gzip, token)
-
-
-def chunk_writes(scale: Scale, fs, root: str, payload, gzip: bool, token: str) -> list:
-    """The delayed writes of every chunk of a scale: a file per chunk (the task that makes a chunk
-    writes it), or a shard per group of chunks (one task per shard writes the chunks that tasks
-    made). ``payload(point)`` is ``(function, *args)`` making that chunk's bytes."""
+def chunk_writes(tasks: dict, scale: Scale, fs, root: str, payload, gzip: bool, token: str) -> list:
+    """Add to ``tasks`` the writes of every chunk of a scale: a file per chunk (the task that makes
+    a chunk writes it), or a shard per group of chunks (one task per shard writes the chunks that
+    tasks made); returns the keys of the writes. ``payload(point)`` is the task ``(function,
+    *args)`` that makes that chunk's bytes (arguments may name other tasks)."""
     folder = posixpath.join(root, scale.key)
     points = scale.points_in((0, 0, 0), scale.size)
     if scale.sharding is None:
         suffix = ".gz" if gzip and is_local(fs) else ""
-        return [dask.delayed(_chunk_file, pure=True)(fs, posixpath.join(folder, scale.chunk_name(p) + suffix), gzip,
-                                                     *payload(p), dask_key_name=f"chunk-{p}-{token}")
-                for p in points]
+        keys = [f"chunk-{p}-{token}" for p in points]
+        for key, p in zip(keys, points):
+            tasks[key] = (_chunk_file, fs, posixpath.join(folder, scale.chunk_name(p) + suffix), gzip, *payload(p))
+        return keys
     spec = scale.sharding
     ids = compressed_morton(points, scale.grid_shape)
     shards, _ = spec.locate(ids)
-    made = {p: dask.delayed(payload(p)[0], pure=True)(*payload(p)[1:], dask_key_name=f"encode-{p}-{token}")
-            for p in points}
-    writes = []
+    for p in points:
+        tasks[f"encode-{p}-{token}"] = payload(p)
+    keys = []
     for shard in np.unique(shards).tolist():
-        mine = [i for i in range(len(points)) if shards[i] == shard]
-        writes.append(dask.delayed(_shard_task, pure=True)(
-            [made[points[i]] for i in mine], [int(ids[i]) for i in mine], fs,
-            posixpath.join(folder, spec.shard_name(shard)), spec, dask_key_name=f"shard-{shard}-{token}"))
-    return writes
+        mine = np.flatnonzero(shards == shard).tolist()
+        keys.append(f"shard-{shard}-{token}")
+        tasks[keys[-1]] = (_shard_task, [f"encode-{points[i]}-{token}" for i in mine], [int(ids[i]) for i in mine],
+                           fs, posixpath.join(folder, spec.shard_name(shard)), spec)
+    return keys
