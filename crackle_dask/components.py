@@ -36,7 +36,7 @@ from crackle.operations import lookup, relabel
 from crackle.stacking import zrange
 
 from .jobs import run
-from .precomputed.dataset import is_layer
+from .precomputed.layer import is_layer
 from .stack import file_paths, named, open_stream
 
 @dataclass

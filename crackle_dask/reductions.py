@@ -29,8 +29,7 @@ from crackle.analysis import (
 from crackle.errors import FormatError
 
 from .jobs import SPLIT_EVERY, run, tree_reduce
-from .precomputed.dataset import is_layer
-from .precomputed.layer import Layer
+from .precomputed.layer import Layer, is_layer
 from .stack import named, open_stream, stack_headers
 
 CHUNKS_PER_TASK = 8  # chunks of a layer one task reads (in one batch of requests)

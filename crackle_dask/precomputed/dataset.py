@@ -6,16 +6,14 @@ resolution`` in nanometres. Indexing reads only the chunks a selection cuts,
 and of an uncompressed Crackle chunk cut in z only the slices it needs.
 """
 
-import json
 import numbers
-import os
 
 import numpy as np
 import xarray as xr
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
-from .layer import PREFIX, Layer, layer_root
+from .layer import Layer, is_layer  # noqa: F401 (is_layer: the xarray backend's test)
 
 
 class LayerBackendArray(BackendArray):
@@ -49,24 +47,6 @@ def _span(key, size: int) -> tuple:
         return 0, 0, slice(0, 0)
     low, high = min(span), max(span) + 1
     return low, high, slice(0, None, span.step) if span.step > 0 else slice(high - 1 - low, None, span.step)
-
-
-def is_layer(name) -> bool:
-    """Whether ``name`` is a ``precomputed://`` URL or a folder whose ``info`` describes a segmentation."""
-    if not isinstance(name, (str, os.PathLike)):
-        return False
-    name = os.fspath(name)
-    if name.startswith(PREFIX):
-        return True
-    if name.endswith((".ckl", ".ckl.gz")):
-        return False
-    try:
-        import fsspec
-
-        with fsspec.open(layer_root(name) + "/info", "rb") as handle:
-            return json.loads(handle.read(1 << 20)).get("type") == "segmentation"
-    except Exception:  # noqa: BLE001 - anything unreadable is not a layer
-        return False
 
 
 def layer_dataset(url, mip: int = 0, fill_missing: bool = False, storage_options=None) -> xr.Dataset:

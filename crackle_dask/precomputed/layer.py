@@ -19,6 +19,7 @@ raw). A Layer pickles to its filesystem, root and ``info``.
 """
 
 import json
+import os
 import posixpath
 import threading
 from collections import OrderedDict
@@ -50,6 +51,22 @@ def layer_root(url: str) -> str:
         url = url[len(PREFIX):]
     url = url.rstrip("/")
     return url[: -len("/info")] if url.endswith("/info") else url
+
+
+def is_layer(name) -> bool:
+    """Whether ``name`` is a ``precomputed://`` URL or a folder whose ``info`` describes a segmentation."""
+    if not isinstance(name, (str, os.PathLike)):
+        return False
+    name = os.fspath(name)
+    if name.startswith(PREFIX):
+        return True
+    if name.endswith((".ckl", ".ckl.gz")):
+        return False
+    try:
+        with fsspec.open(layer_root(name) + "/info", "rb") as handle:
+            return json.loads(handle.read(1 << 20)).get("type") == "segmentation"
+    except Exception:  # noqa: BLE001 - anything unreadable is not a layer
+        return False
 
 
 def _cached(key):
