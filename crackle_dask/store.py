@@ -43,6 +43,17 @@ def retry(call, *args, **kwargs):
             time.sleep(_BACKOFF * 2**attempt)
 
 
+def checked_ranges(parts: list, starts, stops, names) -> list:
+    """``cat_ranges`` results, checked: an exception in them is raised (a missing file as
+    FileNotFoundError), a short read is a FormatError naming ``names[i]``."""
+    for part, start, stop, name in zip(parts, starts, stops, names):
+        if isinstance(part, Exception):
+            raise part
+        if len(part) != stop - start:
+            raise FormatError(f"{name}: short read of bytes {start}..{stop}: got {len(part)} (truncated)")
+    return parts
+
+
 class FsspecStream(StreamView):
     """A Crackle stream at ``path`` on the fsspec filesystem ``fs``.
 
@@ -112,11 +123,7 @@ class FsspecStream(StreamView):
             stops.append(at + 4 * z_end)
         parts = retry(self.fs.cat_ranges, [self.path] * len(starts), [self.offset + s for s in starts],
                       [self.offset + s for s in stops])
-        for part, start, stop in zip(parts, starts, stops):
-            if isinstance(part, Exception):
-                raise part
-            if len(part) != stop - start:
-                raise FormatError(f"short read of bytes {start}..{stop}: got {len(part)}")
+        checked_ranges(parts, starts, stops, [self.path] * len(starts))
         if checksums:
             self._fetched_crcs = (z_start, z_end, np.frombuffer(parts[1], dtype="<u4"))
         return np.frombuffer(parts[0], dtype=np.uint8), offsets - offsets[0]

@@ -32,7 +32,7 @@ import crackle
 from crackle.array import decode_slices
 from crackle.errors import FormatError
 
-from ..store import FsspecStream, retry
+from ..store import FsspecStream, checked_ranges, retry
 from .encodings import SUFFIXES, content_decoded, decode_chunk, is_plain
 from .info import LayerInfo, Scale, parse_info
 from .sharding import chunk_data, compressed_morton, minishard_index_range, parse_minishard_index
@@ -41,6 +41,7 @@ PREFIX = "precomputed://"
 _KEEP_INDICES = 4096  # minishard indices (and shard index entries) each process keeps
 _indices = OrderedDict()
 _indices_lock = threading.Lock()
+_ANY_SIZE = 2**63  # a shard's size when it was not asked for (offsets past it are still refused)
 _suffix_hint = {}  # scale folder -> the suffix its chunk files were last found under
 
 
@@ -90,17 +91,6 @@ def forget_indices(fs, root: str) -> None:
     with _indices_lock:
         for key in [k for k in _indices if fs.unstrip_protocol(k[2]).startswith(folder)]:
             del _indices[key]
-
-
-def _parts(results, starts, stops, what) -> list:
-    """Check ``cat_ranges`` results: exceptions re-raised (a missing file as FileNotFoundError),
-    short reads as FormatError naming ``what[i]``."""
-    for part, start, stop, name in zip(results, starts, stops, what):
-        if isinstance(part, Exception):
-            raise part
-        if len(part) != stop - start:
-            raise FormatError(f"{name}: truncated (bytes {start}..{stop} asked, {len(part)} read)")
-    return results
 
 
 class Layer:
@@ -330,7 +320,7 @@ class Layer:
             starts, stops = [located[p][1] for p in whole], [located[p][2] for p in whole]
             names = [self.where(scale, p) for p in whole]
             results = retry(self.fs.cat_ranges, paths, starts, stops, on_error="return")
-            _parts(results, starts, stops, names)
+            checked_ranges(results, starts, stops, names)
             for p, part, name in zip(whole, results, names):
                 out[p] = self._checked(scale, p, self._plain(scale, p, chunk_data(part, spec, name), "", name))
         return out
@@ -355,8 +345,8 @@ class Layer:
                 if isinstance(part, FileNotFoundError):
                     entries[k] = (0, 0)  # no shard file: none of its chunks exist
                     continue
-                _parts([part], [0], [16], [f"{k[1]}: shard index"])
-                entries[k] = minishard_index_range(part, spec, 2**63, f"{k[1]}: minishard {k[2]}")
+                checked_ranges([part], [0], [16], [f"{k[1]}: shard index"])
+                entries[k] = minishard_index_range(part, spec, _ANY_SIZE, f"{k[1]}: minishard {k[2]}")
                 _keep(("entry",) + k, entries[k])
         indices = {k: _cached(("minishard",) + k) if cached else None for k in entries}
         wanted = sorted(k for k, v in indices.items() if v is None)
@@ -372,9 +362,9 @@ class Layer:
                                       "bytes, more than the layer's chunks need")
             starts, stops = [entries[k][0] for k in fetch], [entries[k][1] for k in fetch]
             results = retry(self.fs.cat_ranges, [k[1] for k in fetch], starts, stops, on_error="return")
-            _parts(results, starts, stops, [f"{k[1]}: minishard {k[2]}'s index" for k in fetch])
+            checked_ranges(results, starts, stops, [f"{k[1]}: minishard {k[2]}'s index" for k in fetch])
             for k, part in zip(fetch, results):
-                indices[k] = parse_minishard_index(part, spec, 2**63, f"{k[1]}: minishard {k[2]}")
+                indices[k] = parse_minishard_index(part, spec, _ANY_SIZE, f"{k[1]}: minishard {k[2]}")
                 _keep(("minishard",) + k, indices[k])
         decoded = int(np.prod(scale.chunk_size)) * self.info.num_channels * self.info.dtype.itemsize
         bound = 16 * decoded + (1 << 20)  # no encoding of a chunk is anywhere near this large
