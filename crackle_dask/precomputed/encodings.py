@@ -40,20 +40,34 @@ def _unbrotli(data: bytes) -> bytes:
 _BY_SUFFIX = {".gz": _gunzip, ".br": _unbrotli, ".zstd": _unzstd}
 
 
-def content_decoded(data: bytes, suffix: str, plain: bool, where: str) -> bytes:
-    """``data`` with its content encoding undone: the one its file ``suffix`` names, else gzip or
-    zstd by magic number unless the payload is ``plain`` already (its own magic or length)."""
-    undo = _BY_SUFFIX.get(suffix)
-    if undo is None and not plain:
-        undo = _gunzip if data[:2] == _GZIP else _unzstd if data[:4] == _ZSTD else None
-    if undo is None:
-        return data
+def _undone(undo, data: bytes, where: str) -> bytes:
     try:
         return undo(data)
     except ImportError as err:
-        raise ImportError(f"{where}: reading {suffix or 'zstd'} chunk files needs the {err.name} package") from err
+        raise ImportError(f"{where}: reading this chunk file needs the {err.name} package") from err
     except Exception as err:  # noqa: BLE001 - gzip, zstd and brotli each raise their own kinds
         raise FormatError(f"{where}: cannot undo its content encoding ({type(err).__name__}: {err})") from err
+
+
+def chunk_payload(data: bytes, suffix: str, encoding: str, nbytes: int, where: str) -> bytes:
+    """A chunk file's bytes with its content encoding undone: the one its file ``suffix`` names,
+    else gzip or zstd recognised by magic number. A Crackle stream (its own magic) is taken as it
+    is; so is a raw chunk of the right length (``nbytes``) that only starts like gzip or zstd (it is
+    taken as compressed only if it decompresses to that length)."""
+    if suffix in _BY_SUFFIX:
+        return _undone(_BY_SUFFIX[suffix], data, where)
+    if encoding == "crackle" and bytes(data[:4]) == MAGIC:
+        return data
+    undo = _gunzip if data[:2] == _GZIP else _unzstd if data[:4] == _ZSTD else None
+    if undo is None:
+        return data
+    if encoding == "raw" and len(data) == nbytes:
+        try:
+            inner = undo(data)
+        except Exception:  # noqa: BLE001 - then it is the raw chunk itself
+            return data
+        return inner if len(inner) == nbytes else data
+    return _undone(undo, data, where)
 
 
 def gzipped(data: bytes) -> bytes:
@@ -75,15 +89,6 @@ def encode_chunk(block: np.ndarray, encoding: str, block_size=None, allow_pins: 
 
     full = block if block.ndim == 4 else block[..., np.newaxis]
     return cseg.compress(full, block_size=tuple(block_size), order="F")
-
-
-def is_plain(data: bytes, encoding: str, nbytes: int) -> bool:
-    """Whether ``data`` is a chunk payload as it stands (not gzip or zstd around one)."""
-    if encoding == "crackle":
-        return bytes(data[:4]) == MAGIC
-    if encoding == "raw":
-        return len(data) == nbytes
-    return data[:2] != _GZIP and data[:4] != _ZSTD
 
 
 def decode_chunk(data: bytes, encoding: str, shape: tuple, dtype: np.dtype, channels: int, block_size,

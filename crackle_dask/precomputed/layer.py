@@ -33,7 +33,7 @@ from crackle.array import decode_slices
 from crackle.errors import FormatError
 
 from ..store import FsspecStream, checked_ranges, retry
-from .encodings import SUFFIXES, content_decoded, decode_chunk, is_plain
+from .encodings import SUFFIXES, chunk_payload, decode_chunk
 from .info import LayerInfo, Scale, parse_info
 from .sharding import chunk_data, compressed_morton, minishard_index_range, parse_minishard_index
 
@@ -231,7 +231,7 @@ class Layer:
     def _plain(self, scale: Scale, point, data: bytes, suffix: str, where: str) -> bytes:
         """A chunk file's bytes with its content encoding (by ``suffix``, or by magic) undone."""
         nbytes = int(np.prod(self.chunk_shape(scale, point))) * self.info.num_channels * self.info.dtype.itemsize
-        return content_decoded(data, suffix, is_plain(data, scale.encoding, nbytes), where)
+        return chunk_payload(data, suffix, scale.encoding, nbytes, where)
 
     def where(self, scale: Scale, point) -> str:
         """A chunk's name in messages: its file, or its shard and name."""
