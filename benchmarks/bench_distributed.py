@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 import crackle  # noqa: E402
 import crackle_dask  # noqa: E402
 from crackle.stacking import zrange  # noqa: E402
-from benchmarks.timing import best, peak, reference_time, reset_peak, table  # noqa: E402
+from benchmarks.timing import best, numpy_counts, peak, reference_time, reset_peak, table  # noqa: E402
 
 DATA = Path(os.environ.get("CRACKLE_TEST_DATA", ROOT.parent / "shared" / "data"))
 MIB = 1 << 20
@@ -62,16 +62,8 @@ def many_labels(stream: bytes) -> bytes:
     return crackle.zstack(parts)
 
 
-def _decoded_counts(path: str) -> tuple:
-    labels, counts = np.unique(crackle.decompress(open(path, "rb").read(), parallel=1), return_counts=True)
-    return labels, counts
-
-
-def _merge_counts(*parts) -> tuple:
-    labels = np.concatenate([p[0] for p in parts])
-    counts = np.concatenate([p[1] for p in parts])
-    unique, inverse = np.unique(labels, return_inverse=True)
-    return unique, np.bincount(inverse, weights=counts).astype(np.int64)
+def _decoded(path: str) -> np.ndarray:
+    return crackle.decompress(open(path, "rb").read(), parallel=1)
 
 
 def decode_everything(pattern: str) -> dict:
@@ -80,11 +72,7 @@ def decode_everything(pattern: str) -> dict:
 
     import dask
 
-    from crackle_dask.jobs import tree_reduce
-
-    parts = [dask.delayed(_decoded_counts)(path) for path in sorted(glob.glob(pattern))]
-    labels, counts = dask.compute(tree_reduce(parts, _merge_counts))[0]
-    return dict(zip(labels.tolist(), counts.tolist()))
+    return numpy_counts([dask.delayed(_decoded)(path) for path in sorted(glob.glob(pattern))])
 
 
 def voxel_count_table(folder: Path, stream: bytes, repeat: int) -> None:

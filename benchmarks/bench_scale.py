@@ -39,7 +39,8 @@ sys.path.insert(0, str(ROOT))
 import crackle  # noqa: E402
 import crackle_dask  # noqa: E402
 from benchmarks.timing import peak, reset_peak, table  # noqa: E402
-from crackle_dask.components import resolve_links, touching  # noqa: E402
+from crackle.kernels.union_find import roots, union_pairs  # noqa: E402
+from crackle_dask.components import touching  # noqa: E402
 from crackle_dask.precomputed import Layer  # noqa: E402
 
 DATA = Path(os.environ.get("CRACKLE_TEST_DATA", ROOT.parent / "shared" / "data"))
@@ -88,7 +89,7 @@ def expected_components(labels: np.ndarray, tiles) -> int:
     count = int(ids.max())
     grid = list(itertools.product(*[range(n) for n in tiles]))
     index = {t: i for i, t in enumerate(grid)}
-    links, pairs = [], []
+    pairs = []
     for d in (d for d in itertools.product((-1, 0, 1), repeat=3) if d > (0, 0, 0)):
         for t in grid:
             u = tuple(a + b for a, b in zip(t, d))
@@ -99,9 +100,11 @@ def expected_components(labels: np.ndarray, tiles) -> int:
             at = tuple(slice(None) if s == 0 else (TILE - 1 if (s > 0) == (t[k] % 2 == 0) else 0)
                        for k, s in enumerate(d))
             side = (ids[at], labels[at])
-            links.append((index[t], index[u]))
-            pairs.append(touching(side, side, 26, False))
-    return resolve_links([count] * len(grid), links, pairs).count
+            pairs.append(touching(side, side, 26, False) + np.array([index[t], index[u]]) * count)
+    joined, ends = np.unique(np.concatenate(pairs), return_inverse=True)
+    parent = np.arange(joined.size)
+    union_pairs(parent, *ends.reshape(-1, 2).T.copy())
+    return count * len(grid) - int(np.count_nonzero(roots(parent) != parent))
 
 
 def measure(client, step):

@@ -1,25 +1,28 @@
-"""Connected components of a stack of Crackle files, one file per task, written as Crackle files.
+"""Connected components of a volume cut into pieces, one task per piece: a stack of Crackle files
+(pieces along z) or a precomputed layer (chunks on a 3-D grid, :mod:`crackle_dask.precomputed.components`).
 
-1. Each file is labelled on its own (:func:`crackle.connected_components`,
-   which decodes component-id slabs within a memory target, not the labels)
-   and its first and last slices are decoded: both the new and the original
-   labels of those two faces.
-2. For each pair of neighbouring files, a task compares the upper face of the
-   lower file with the lower face of the upper one and lists the pairs of
-   local components that touch with the same original label.
-3. One task joins those pairs with a union-find over global ids (a file's
-   offset plus its local label): its size grows with the components that
-   touch a face, not with voxels. Components are numbered 1, 2, ... in file
-   order, then in each file's own order.
-4. Each file's local labels are replaced (its labels section rewritten; its
-   crack codes are the input's) and the file is written atomically under
-   ``out``.
+1. Each piece is labelled on its own (:func:`crackle.connected_components`,
+   which decodes component-id slabs within a memory target, not the labels),
+   and the faces it shares with other pieces are kept, compressed: both the
+   component ids and the original labels there (a z face is cut from the
+   streams without decoding the piece).
+2. For each piece, one task lists the pairs of components that touch, with
+   the same original label, each neighbour ahead of it: across faces, and with
+   26-connectivity across edges and corners too (up to 13 neighbours ahead,
+   26 around).
+3. The pairs are joined by a tree of region merges
+   (:mod:`crackle_dask.merge_tree`): no task holds more than the components
+   on the boundaries of eight regions, and the numbering 1 .. count comes back
+   down the tree to each piece.
+4. Each piece's component ids are replaced by their final labels (its labels
+   section rewritten; its crack codes are the input's) and written atomically.
 
 A worker lost mid-job costs only its tasks, which Dask runs again; every
 output file appears complete under its final name or not at all.
 """
 
 import itertools
+import operator
 import posixpath
 from dataclasses import dataclass
 
@@ -31,39 +34,53 @@ import crackle
 from crackle import codec
 from crackle.errors import FormatError
 from crackle.files import atomic_write_on
-from crackle.kernels.union_find import roots, union_pairs
-from crackle.operations import lookup, relabel
+from crackle.operations import relabel
 from crackle.stacking import zrange
 
-from .jobs import run
+from .jobs import graph_result, run
+from .merge_tree import PieceLabels, piece_summary, tree_tasks
 from .precomputed.layer import is_layer
-from .stack import file_paths, named, open_stream
+from .stack import file_paths, named, open_stream, stack_headers
+
+AHEAD_26 = tuple(d for d in itertools.product((-1, 0, 1), repeat=3) if d > (0, 0, 0))  # 13 directions
+AHEAD_6 = ((1, 0, 0), (0, 1, 0), (0, 0, 1))
+
 
 @dataclass
 class Components:
-    """What :func:`connected_components` wrote: the output files, in z order, and how many
-    components they hold (numbered 1 .. count; 0 is background)."""
+    """What :func:`connected_components` wrote: the output files, in z order (or the output
+    layer's URL), and how many components they hold (numbered 1 .. count; 0 is background)."""
 
     files: list
     count: int
 
 
-def label_file(fs, path: str, connectivity: int, binary_image: bool, memory_target) -> tuple:
-    """``(stream, components, lower face, upper face)`` of one file labelled on its own; a face
-    is ``(new labels, original labels)`` of the first or last slice as one-slice streams (kept
-    compressed while they wait for their neighbour)."""
-    stream = open_stream(fs, path)
-    head = stream.header
-    if head.sz == 0:
-        raise ValueError(f"{path} has no slices: a stack to label needs every file to have some")
-    if memory_target is None:  # a quarter of the file's component ids at a time (at least two slices)
+def label_piece(stream, piece: int, sides: list, connectivity: int, binary_image: bool,
+                memory_target=None) -> tuple:
+    """``(labelled stream, faces, summary)`` of one piece labelled on its own.
+
+    ``sides`` lists the ``(axis, side)`` faces it shares with other pieces; ``faces`` holds, for
+    each, ``(component ids, original labels)`` as one-slice streams, and ``summary`` the piece's
+    :class:`~crackle_dask.merge_tree.Summary`. ``memory_target``: bytes of component ids decoded
+    at once (default: a quarter of the piece's, as uint32).
+    """
+    head = codec.stream_view(stream).header
+    if memory_target is None:
         memory_target = head.sx * head.sy * head.sz
-    try:
-        labelled = crackle.connected_components(stream, connectivity, binary_image, memory_target, parallel=1)
-        faces = [(zrange(labelled, z, z + 1), zrange(stream, z, z + 1)) for z in (0, head.sz - 1)]
-    except FormatError as err:
-        raise named(err, path) from err
-    return bytes(labelled.binary), int(codec.max(labelled)), faces[0], faces[1]
+    labelled = crackle.connected_components(stream, connectivity, binary_image, memory_target, parallel=1)
+    if any(axis != 2 for axis, _ in sides):  # a face across x or y needs the whole piece decoded
+        ids, original = labelled.numpy(), codec.decompress(stream, parallel=1)
+        faces = {(axis, side): tuple(crackle.compress(np.take(a, (0, a.shape[axis] - 1)[side], axis), parallel=1)
+                                     for a in (ids, original))
+                 for axis, side in sides}
+    else:  # z faces are cut from the streams
+        faces = {(axis, side): tuple(zrange(s, z, z + 1) for s in (labelled, stream))
+                 for axis, side in sides for z in [(0, head.sz - 1)[side]]}
+    face_ids = {}
+    for key, (face, _) in faces.items():
+        found = np.unique(codec.decompress(face, parallel=1))
+        face_ids[key] = found[found != 0]
+    return bytes(labelled.binary), faces, piece_summary(piece, int(codec.max(labelled)), face_ids)
 
 
 def touching(first: tuple, second: tuple, connectivity: int, binary_image: bool) -> np.ndarray:
@@ -88,63 +105,70 @@ def touching(first: tuple, second: tuple, connectivity: int, binary_image: bool)
     return np.stack([keys >> np.uint64(32), keys & np.uint64(0xFFFFFFFF)], axis=1).astype(np.int64)
 
 
-def face_pairs(lower: tuple, upper: tuple, connectivity: int, binary_image: bool, names: tuple) -> np.ndarray:
-    """:func:`touching` across two facing slices (``lower``: the upper face of the file below,
-    ``upper``: the lower face of the file above), kept as one-slice streams."""
-    below, below_original, above, above_original = (codec.decompress_range(face, 0, 1, 1)[:, :, 0]
-                                                    for face in (*lower, *upper))
-    if below.shape != above.shape:
-        raise ValueError(f"cannot stack {names[1]} ({above.shape[0]} x {above.shape[1]}) on {names[0]} "
-                         f"({below.shape[0]} x {below.shape[1]}): x and y must match")
-    return touching((below, below_original), (above, above_original), connectivity, binary_image)
+def boundary(faces: dict, direction: tuple) -> tuple:
+    """``(ids, original)`` of a piece's voxels that face ``direction`` (a step of -1, 0 or 1 per
+    axis): a face, an edge or a corner, over the axes where the step is 0."""
+    moving = [axis for axis in range(3) if direction[axis]]
+    first = moving[0]
+    ids, original = (codec.decompress(face, parallel=1)[:, :, 0] for face in faces[(first, int(direction[first] > 0))])
+    index = []
+    for axis in range(3):
+        if axis == first:
+            continue
+        step = direction[axis]
+        index.append(slice(None) if step == 0 else (0 if step < 0 else ids.shape[len(index)] - 1))
+    return ids[tuple(index)], original[tuple(index)]
 
 
-@dataclass
-class Resolution:
-    """Global numbering: component ``l`` of file ``i`` has global id ``offsets[i] + l``, and final
-    label ``joined_final[k]`` if that id is ``joined[k]``, else ``id - (number of merged_away < id)``."""
-
-    offsets: np.ndarray
-    joined: np.ndarray  # sorted global ids of components touching another file's
-    joined_final: np.ndarray
-    merged_away: np.ndarray  # sorted global ids that are not the smallest of their set
-    count: int
-
-    def final(self, i: int, local: np.ndarray) -> np.ndarray:
-        """Final labels of file ``i``'s local labels (0 stays 0)."""
-        ids = local.astype(np.int64) + self.offsets[i]
-        out = ids - np.searchsorted(self.merged_away, ids)
-        at, found = lookup(self.joined, ids)
-        out[found] = self.joined_final[at[found]]
-        out[local == 0] = 0
-        return out
+def piece_pairs(faces: dict, directions: list, ahead: list, connectivity: int, binary_image: bool) -> dict:
+    """``{direction: (n, 2) pairs}`` of a piece's components touching those of its neighbours
+    ahead (``ahead[k]``: the faces of the neighbour in ``directions[k]``)."""
+    return {tuple(d): touching(boundary(faces, d), boundary(theirs, tuple(-s for s in d)), connectivity,
+                               binary_image)
+            for d, theirs in zip(directions, ahead)}
 
 
-def resolve(counts: list, *pairs: np.ndarray) -> Resolution:
-    """Join the components listed in ``pairs[i]`` (between files i and i + 1) across the stack."""
-    return resolve_links(counts, [(i, i + 1) for i in range(len(pairs))], pairs)
+def component_tasks(tasks: dict, points: list, label, connectivity: int, binary_image: bool, token: str) -> tuple:
+    """Add to ``tasks`` the labelling and joining of a box of pieces (``points``, grid points in
+    any order). ``label(i, sides)`` is the task that labels piece ``i`` (:func:`label_piece`'s
+    result), given the faces it shares. Returns ``(streams, labels, top)``: the keys of each
+    piece's labelled stream and of its :class:`~crackle_dask.merge_tree.PieceLabels`, and of the
+    top region's summary (its ``closed`` is the number of components)."""
+    grid = [max(p[a] for p in points) + 1 for a in range(3)]
+    order = {p: i for i, p in enumerate(points)}
+    directions = AHEAD_26 if connectivity == 26 else AHEAD_6
+    key = {name: [f"{name}-{p}-{token}" for p in points] for name in ("label", "stream", "faces", "summary", "pairs")}
+    ahead = []
+    for i, p in enumerate(points):
+        sides = [(axis, side) for axis in range(3) for side in (0, 1) if 0 <= p[axis] + 2 * side - 1 < grid[axis]]
+        tasks[key["label"][i]] = label(i, sides)
+        for part, name in enumerate(("stream", "faces", "summary")):
+            tasks[key[name][i]] = (operator.getitem, key["label"][i], part)
+        ahead.append([(d, order[q]) for d in directions if (q := tuple(a + b for a, b in zip(p, d))) in order])
+        tasks[key["pairs"][i]] = (piece_pairs, key["faces"][i], [d for d, _ in ahead[i]],
+                                  [key["faces"][j] for _, j in ahead[i]], connectivity, binary_image)
+    labels, top = tree_tasks(tasks, points, key["summary"], key["pairs"], ahead, token)
+    return key["stream"], labels, top
 
 
-def resolve_links(counts: list, links: list, pairs) -> Resolution:
-    """Join components across pieces: ``pairs[k]`` lists local ids ``(a, b)`` of pieces
-    ``links[k] = (i, j)`` that are one object; piece ``i`` has ``counts[i]`` components."""
-    offsets = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
-    edges = [p + offsets[[i, j]] for (i, j), p in zip(links, pairs)]
-    edges = np.concatenate(edges) if edges else np.zeros((0, 2), dtype=np.int64)
-    joined, inverse = np.unique(edges, return_inverse=True)
-    inverse = inverse.reshape(-1, 2)
-    parent = np.arange(joined.size, dtype=np.int64)
-    union_pairs(parent, inverse[:, 0].copy(), inverse[:, 1].copy())
-    root_ids = joined[roots(parent)]
-    merged_away = joined[root_ids != joined]
-    joined_final = root_ids - np.searchsorted(merged_away, root_ids)
-    return Resolution(offsets, joined, joined_final, merged_away, int(offsets[-1] - merged_away.size))
+def relabelled(labelled: bytes, labels: PieceLabels) -> bytes:
+    """A piece's component ids replaced by their final labels (uint32, or uint64 past 2**32 - 1)."""
+    dtype = np.uint32 if labels.count < 2**32 else np.uint64
+    return relabel(labelled, labels, dtype, parallel=1)
 
 
-def write_file(binary: bytes, i: int, resolution: Resolution, fs, path: str) -> str:
-    """File ``i``'s components given their final labels, written atomically to ``path`` on ``fs``."""
-    dtype = np.uint32 if resolution.count < 2**32 else np.uint64
-    stream = relabel(binary, lambda local: resolution.final(i, local), dtype)
+def label_file(fs, path: str, piece: int, sides: list, connectivity: int, binary_image: bool,
+               memory_target) -> tuple:
+    """:func:`label_piece` of one file of a stack (errors name it)."""
+    try:
+        return label_piece(open_stream(fs, path), piece, sides, connectivity, binary_image, memory_target)
+    except FormatError as err:
+        raise named(err, path) from err
+
+
+def write_file(labelled: bytes, labels: PieceLabels, fs, path: str) -> str:
+    """A file's components given their final labels, written atomically to ``path`` on ``fs``."""
+    stream = relabelled(labelled, labels)
     with atomic_write_on(fs, path) as handle:
         handle.write(stream)
     return fs.unstrip_protocol(path)
@@ -199,9 +223,9 @@ def connected_components(urlpath, out: str, connectivity: int = 26, binary_image
     Components
         The output URLs in z order (``crackle_dask.open_array(result.files)``
         opens them as one volume; for a layer, its ``precomputed://`` URL) and
-        the number of components. Components are numbered in file (chunk)
-        order; the partition equals that of :func:`crackle.connected_components`
-        on the whole volume.
+        the number of components, numbered 1 .. count (in an order the tree
+        of merges sets; the same each run). The partition equals that of
+        :func:`crackle.connected_components` on the whole volume.
     """
     if connectivity not in (6, 26):
         raise ValueError(f"connectivity must be 6 or 26, got {connectivity!r}")
@@ -212,22 +236,21 @@ def connected_components(urlpath, out: str, connectivity: int = 26, binary_image
                                 compute, progress)
     files = file_paths(urlpath, storage_options)
     out_fs, targets = _outputs(files, out, storage_options)
+    for _, path, head in stack_headers(files):
+        if head.sz == 0:
+            raise ValueError(f"{path} has no slices: a stack to label needs every file to have some")
     token = dask.base.tokenize(files, out, connectivity, binary_image, memory_target)
-    labelled = [dask.delayed(label_file, pure=True, nout=4)(fs, path, connectivity, binary_image, memory_target,
-                                                            dask_key_name=f"label-file-{i}-{token}")
-                for i, (fs, path) in enumerate(files)]
-    pairs = [dask.delayed(face_pairs, pure=True)(labelled[i][3], labelled[i + 1][2], connectivity, binary_image,
-                                                 (files[i][1], files[i + 1][1]),
-                                                 dask_key_name=f"face-pairs-{i}-{token}")
-             for i in range(len(files) - 1)]
-    resolution = dask.delayed(resolve, pure=True)([part[1] for part in labelled], *pairs,
-                                                  dask_key_name=f"resolve-{token}")
-    written = [dask.delayed(write_file, pure=True)(part[0], i, resolution, out_fs, target,
-                                                   dask_key_name=f"write-file-{i}-{token}")
-               for i, (part, target) in enumerate(zip(labelled, targets))]
-    result = dask.delayed(_components, pure=True)(written, resolution, dask_key_name=f"components-{token}")
-    return run(result, compute, progress)
+    tasks = {}
+    streams, labels, top = component_tasks(
+        tasks, [(0, 0, z) for z in range(len(files))],
+        lambda i, sides: (label_file, *files[i], i, sides, connectivity, binary_image, memory_target),
+        connectivity, binary_image, token)
+    written = [f"write-file-{i}-{token}" for i in range(len(files))]
+    for i, target in enumerate(targets):
+        tasks[written[i]] = (write_file, streams[i], labels[i], out_fs, target)
+    tasks[f"components-{token}"] = (_components, written, top)
+    return run(graph_result(f"connected-components-{token}", tasks, f"components-{token}"), compute, progress)
 
 
-def _components(files: list, resolution: Resolution) -> Components:
-    return Components(list(files), resolution.count)
+def _components(files: list, top) -> Components:
+    return Components(list(files), top.closed)

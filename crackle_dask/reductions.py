@@ -30,7 +30,7 @@ from crackle.errors import FormatError
 
 from .jobs import SPLIT_EVERY, run, tree_reduce
 from .precomputed.layer import Layer, is_layer
-from .stack import named, open_stream, stack_headers
+from .stack import file_paths, named, open_stream, stack_headers
 
 CHUNKS_PER_TASK = 8  # chunks of a layer one task reads (in one batch of requests)
 
@@ -190,7 +190,7 @@ def volume_tasks(urlpath, task, storage_options=None, mip: int = 0, fill_missing
         return [dask.delayed(chunks_task, pure=True)(layer, mip, points[i : i + chunks_per_task],
                                                      fill_missing=fill_missing, **kwargs)
                 for i in range(0, len(points), chunks_per_task)]
-    files = stack_headers(urlpath, storage_options)
+    files = stack_headers(file_paths(urlpath, storage_options))
     origins = np.cumsum([0] + [head.sz for _, _, head in files[:-1]]).tolist()
     return [dask.delayed(file_task, pure=True)(fs, path, (0, 0, z), **kwargs)
             for (fs, path, _), z in zip(files, origins)]

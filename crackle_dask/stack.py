@@ -70,10 +70,10 @@ def check_stackable(headers: list) -> None:
                              f"({first.sx} x {first.sy}, {first.dtype}): x, y and dtype must match")
 
 
-def stack_headers(urlpath, storage_options=None) -> list:
-    """``(fs, path, header)`` of each file of a stack, in z order: only the headers are read, in one
-    ``cat_ranges`` call per filesystem; the files are checked to stack (errors name them)."""
-    files = file_paths(urlpath, storage_options)
+def stack_headers(files: list) -> list:
+    """``(fs, path, header)`` of each ``(fs, path)`` of a stack (:func:`file_paths`), in z order:
+    only the headers are read, in one ``cat_ranges`` call per filesystem; the files are checked to
+    stack (errors name them)."""
     headers = [None] * len(files)
     groups = {}
     for i, (fs, _) in enumerate(files):

@@ -118,6 +118,13 @@ def test_remapped_streams_answer_queries_and_further_operations(seed):
         np.testing.assert_array_equal(crackle.labels_for_z_range(result, 0, 1), np.unique(expected[:, :, :1]))
 
 
+def rounded_by_crackle_codec(stream) -> bool:
+    """crackle-codec 0.55 decodes a pins stream of one label above 2**53 rounded to float64 (its own
+    round trip of np.full(shape, 2**53 + 1, np.uint64) with allow_pins=True gives 2**53; see README)."""
+    head = crackle.header(stream)
+    return head.label_format != 0 and crackle.num_labels(stream) == 1 and int(crackle.max(stream)) > 2**53
+
+
 def test_results_decode_with_crackle_codec(seed, reference):
     rng = np.random.default_rng(seed)
     streams, expected = [], []
@@ -130,6 +137,8 @@ def test_results_decode_with_crackle_codec(seed, reference):
                                (crackle.astype(stream, np.uint64), arr.astype(np.uint64)),
                                (crackle.reencode(stream, 4), arr),
                                (crackle.zstack(crackle.zsplit(stream, arr.shape[2] // 2)), arr)):
+            if rounded_by_crackle_codec(result):
+                continue
             streams.append(result)
             expected.append(values)
     for got, want in zip(reference_decompress(streams), expected):
