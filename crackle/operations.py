@@ -148,7 +148,7 @@ def lookup(keys: np.ndarray, wanted: np.ndarray) -> tuple:
     """``(at, found)``: where each of ``wanted`` is in the sorted array ``keys`` (an index
     within ``keys`` even when absent) and whether it is there."""
     if not keys.size:
-        return np.zeros(wanted.size, dtype=np.intp), np.zeros(wanted.size, dtype=bool)
+        return np.zeros(np.shape(wanted), dtype=np.intp), np.zeros(np.shape(wanted), dtype=bool)
     at = np.minimum(np.searchsorted(keys, wanted), keys.size - 1)
     return at, keys[at] == wanted
 

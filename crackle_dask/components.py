@@ -34,7 +34,7 @@ import crackle
 from crackle import codec
 from crackle.errors import FormatError
 from crackle.files import atomic_write_on
-from crackle.operations import relabel
+from crackle.operations import lookup, relabel
 from crackle.stacking import zrange
 
 from .jobs import graph_result, run
@@ -55,32 +55,61 @@ class Components:
     count: int
 
 
+@dataclass
+class Faces:
+    """A piece's faces that it shares with other pieces: the component ids of each, as one-slice
+    streams (kept compressed while they wait for the pieces around), and the original label of
+    every component on them (``ids`` sorted)."""
+
+    streams: dict  # (axis, side) -> stream; side 0 is the low end of the axis, 1 the high
+    ids: np.ndarray
+    labels: np.ndarray
+
+    def boundary(self, direction: tuple) -> tuple:
+        """``(component ids, original labels)`` of the voxels that face ``direction`` (a step of -1,
+        0 or 1 per axis): a face, an edge or a corner, over the axes where the step is 0."""
+        first = next(axis for axis in range(3) if direction[axis])
+        ids = codec.decompress(self.streams[(first, int(direction[first] > 0))], parallel=1)[:, :, 0]
+        index = []
+        for axis in range(3):
+            if axis != first:
+                step = direction[axis]
+                index.append(slice(None) if step == 0 else (0 if step < 0 else ids.shape[len(index)] - 1))
+        ids = ids[tuple(index)]
+        at, found = lookup(self.ids, ids)
+        original = np.zeros(ids.shape, dtype=self.labels.dtype)
+        original[found] = self.labels[at[found]]
+        return ids, original
+
+
 def label_piece(stream, piece: int, sides: list, connectivity: int, binary_image: bool,
                 memory_target=None) -> tuple:
     """``(labelled stream, faces, summary)`` of one piece labelled on its own.
 
-    ``sides`` lists the ``(axis, side)`` faces it shares with other pieces; ``faces`` holds, for
-    each, ``(component ids, original labels)`` as one-slice streams, and ``summary`` the piece's
-    :class:`~crackle_dask.merge_tree.Summary`. ``memory_target``: bytes of component ids decoded
-    at once (default: a quarter of the piece's, as uint32).
+    ``sides`` lists the ``(axis, side)`` faces it shares with other pieces (:class:`Faces`);
+    ``summary`` is the piece's :class:`~crackle_dask.merge_tree.Summary`. ``memory_target``: bytes
+    of component ids decoded at once (default: a quarter of the piece's, as uint32).
     """
     head = codec.stream_view(stream).header
     if memory_target is None:
         memory_target = head.sx * head.sy * head.sz
-    labelled = crackle.connected_components(stream, connectivity, binary_image, memory_target, parallel=1)
+    labelled, mapping = crackle.connected_components(stream, connectivity, binary_image, memory_target,
+                                                     return_mapping=True, parallel=1)
+    streams, face_ids = {}, {}
     if any(axis != 2 for axis, _ in sides):  # a face across x or y needs the whole piece decoded
-        ids, original = labelled.numpy(), codec.decompress(stream, parallel=1)
-        faces = {(axis, side): tuple(crackle.compress(np.take(a, (0, a.shape[axis] - 1)[side], axis), parallel=1)
-                                     for a in (ids, original))
-                 for axis, side in sides}
-    else:  # z faces are cut from the streams
-        faces = {(axis, side): tuple(zrange(s, z, z + 1) for s in (labelled, stream))
-                 for axis, side in sides for z in [(0, head.sz - 1)[side]]}
-    face_ids = {}
-    for key, (face, _) in faces.items():
-        found = np.unique(codec.decompress(face, parallel=1))
-        face_ids[key] = found[found != 0]
-    return bytes(labelled.binary), faces, piece_summary(piece, int(codec.max(labelled)), face_ids)
+        ids = labelled.numpy()
+        for axis, side in sides:
+            face = ids[(slice(None),) * axis + ((0, ids.shape[axis] - 1)[side],)]
+            streams[(axis, side)], face_ids[(axis, side)] = crackle.compress(face, parallel=1), np.unique(face)
+    else:  # z faces are cut from the stream
+        for axis, side in sides:
+            streams[(axis, side)] = zrange(labelled, *[(0, 1), (head.sz - 1, head.sz)][side])
+            face_ids[(axis, side)] = np.unique(codec.decompress(streams[(axis, side)], parallel=1))
+    face_ids = {key: found[found != 0] for key, found in face_ids.items()}
+    on_faces = np.unique(np.concatenate([np.zeros(0, np.int64)] + [f.astype(np.int64) for f in face_ids.values()]))
+    labels = np.array([mapping[c] for c in on_faces.tolist()], dtype=head.dtype)
+    return (bytes(labelled.binary), Faces(streams, on_faces, labels),
+            piece_summary(piece, int(codec.max(labelled)), face_ids))
 
 
 def touching(first: tuple, second: tuple, connectivity: int, binary_image: bool) -> np.ndarray:
@@ -105,25 +134,10 @@ def touching(first: tuple, second: tuple, connectivity: int, binary_image: bool)
     return np.stack([keys >> np.uint64(32), keys & np.uint64(0xFFFFFFFF)], axis=1).astype(np.int64)
 
 
-def boundary(faces: dict, direction: tuple) -> tuple:
-    """``(ids, original)`` of a piece's voxels that face ``direction`` (a step of -1, 0 or 1 per
-    axis): a face, an edge or a corner, over the axes where the step is 0."""
-    moving = [axis for axis in range(3) if direction[axis]]
-    first = moving[0]
-    ids, original = (codec.decompress(face, parallel=1)[:, :, 0] for face in faces[(first, int(direction[first] > 0))])
-    index = []
-    for axis in range(3):
-        if axis == first:
-            continue
-        step = direction[axis]
-        index.append(slice(None) if step == 0 else (0 if step < 0 else ids.shape[len(index)] - 1))
-    return ids[tuple(index)], original[tuple(index)]
-
-
-def piece_pairs(faces: dict, directions: list, ahead: list, connectivity: int, binary_image: bool) -> dict:
+def piece_pairs(faces: Faces, directions: list, ahead: list, connectivity: int, binary_image: bool) -> dict:
     """``{direction: (n, 2) pairs}`` of a piece's components touching those of its neighbours
-    ahead (``ahead[k]``: the faces of the neighbour in ``directions[k]``)."""
-    return {tuple(d): touching(boundary(faces, d), boundary(theirs, tuple(-s for s in d)), connectivity,
+    ahead (``ahead[k]``: the :class:`Faces` of the neighbour in ``directions[k]``)."""
+    return {tuple(d): touching(faces.boundary(d), theirs.boundary(tuple(-s for s in d)), connectivity,
                                binary_image)
             for d, theirs in zip(directions, ahead)}
 
