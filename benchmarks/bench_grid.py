@@ -6,10 +6,10 @@ mirrored as in ``bench_scale.py``, is written as a precomputed layer of 128^3 Cr
 
 1. ``voxel_counts`` of the layer against decoding every chunk on the cluster and counting with
    numpy (ratio: that time / ours; the target is at least 2).
-2. ``connected_components(26)`` of the layer against ``crackle.connected_components`` of the one
-   stream in a fresh process on the same 2 cores, and crackle-codec's (ratio: ours / that time;
-   the target is at most 1.5 against crackle's), with the peak memory each worker gained during
-   the job against one chunk decoded.
+2. ``connected_components(26)`` of the layer, twice, against ``crackle.connected_components`` of
+   the one stream in a fresh process on the same 2 cores, and crackle-codec's (ratio: time / that
+   of the one stream; the target is at most 1.5 for ours), with the peak memory each worker gained
+   during the job against one chunk decoded (the first run on a worker also grows its heap).
 
     python benchmarks/bench_grid.py [--tiles 2 2 2] [--repeat 2]
 """
@@ -17,13 +17,12 @@ mirrored as in ``bench_scale.py``, is written as a precomputed layer of 128^3 Cr
 import argparse
 import gzip
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -69,7 +68,6 @@ def on_cluster(client, step) -> tuple:
 
 
 def main() -> None:
-    import dask
     from distributed import Client, LocalCluster
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -101,21 +99,24 @@ def main() -> None:
               [(name, f"{t:.2f} s", f"{t / ours:.2f}")
                for name, t in (("crackle_dask.voxel_counts (crack codes)", ours),
                                ("decode every chunk on the cluster + np.unique", plain))])
-        seconds, gained, result = on_cluster(
-            client, lambda: crackle_dask.connected_components(url, str(work / f"cc-{time.time_ns()}"), 26))
+        runs = [on_cluster(client, lambda: crackle_dask.connected_components(url, str(work / f"cc-{i}"), 26))
+                for i in range(2)]  # the first run on a worker also grows its heap for good
     alone = single_machine(single)
     theirs = reference_time(single, "crackle.connected_components(stream, 26)", 1)
-    assert result.count == alone["count"], "connected components"
-    with dask.config.set(scheduler="sync"):
-        tasks = len(crackle_dask.connected_components(url, str(work / "unused"), 26, compute=False).dask)
+    result = runs[0][2]
+    assert result.count == runs[1][2].count == alone["count"], "connected components"
+    tasks = len(crackle_dask.connected_components(url, str(work / "unused"), 26, compute=False).dask)
+    shutil.rmtree(work)
     table(f"connected_components(26), the same layer: {result.count:,} components, {tasks:,} tasks; "
           f"one chunk decoded is {chunk_bytes / MIB:.0f} MiB",
-          ("method", "time", "ours / that", "peak memory gained", "/ one chunk"),
-          [("crackle_dask, the layer, 2 workers x 1 thread", f"{seconds:.1f} s", "1.00",
-            f"{gained / MIB:.0f} MiB per worker", f"{gained / chunk_bytes:.1f}"),
-           ("crackle.connected_components, one stream, 2 threads", f"{alone['seconds']:.1f} s",
-            f"{seconds / alone['seconds']:.2f}", f"{alone['gained'] / MIB:.0f} MiB", ""),
-           ("crackle-codec connected_components, one stream", f"{theirs:.1f} s", f"{seconds / theirs:.2f}", "", "")])
+          ("method", "time", "time / one stream", "peak memory gained", "/ one chunk"),
+          [(f"crackle_dask, the layer, 2 workers x 1 thread, {which} run", f"{seconds:.1f} s",
+            f"{seconds / alone['seconds']:.2f}", f"{gained / MIB:.0f} MiB per worker", f"{gained / chunk_bytes:.1f}")
+           for which, (seconds, gained, _) in zip(("first", "second"), runs)] + [
+           ("crackle.connected_components, one stream, 2 threads", f"{alone['seconds']:.1f} s", "1.00",
+            f"{alone['gained'] / MIB:.0f} MiB", f"{alone['gained'] / chunk_bytes:.1f}"),
+           ("crackle-codec connected_components, one stream", f"{theirs:.1f} s",
+            f"{theirs / alone['seconds']:.2f}", "", "")])
 
 
 if __name__ == "__main__":

@@ -104,7 +104,7 @@ def expected_components(labels: np.ndarray, tiles) -> int:
     joined, ends = np.unique(np.concatenate(pairs), return_inverse=True)
     parent = np.arange(joined.size)
     union_pairs(parent, *ends.reshape(-1, 2).T.copy())
-    return count * len(grid) - int(np.count_nonzero(roots(parent) != parent))
+    return count * len(grid) - int(np.count_nonzero(roots(parent) != np.arange(joined.size)))
 
 
 def measure(client, step):
