@@ -3,9 +3,9 @@
 
 1. Each piece is labelled on its own (:func:`crackle.connected_components`,
    which decodes component-id slabs within a memory target, not the labels),
-   and the faces it shares with other pieces are kept, compressed: both the
-   component ids and the original labels there (a z face is cut from the
-   streams without decoding the piece).
+   and keeps the faces it shares with other pieces: their component ids as
+   one-slice streams (a z face is cut from the stream without decoding the
+   piece) and the original label of each component on them.
 2. For each piece, one task lists the pairs of components that touch, with
    the same original label, each neighbour ahead of it: across faces, and with
    26-connectivity across edges and corners too (up to 13 neighbours ahead,
@@ -145,30 +145,33 @@ def piece_pairs(faces: Faces, directions: list, ahead: list, connectivity: int, 
 def component_tasks(tasks: dict, points: list, label, connectivity: int, binary_image: bool, token: str) -> tuple:
     """Add to ``tasks`` the labelling and joining of a box of pieces (``points``, grid points in
     any order). ``label(i, sides)`` is the task that labels piece ``i`` (:func:`label_piece`'s
-    result), given the faces it shares. Returns ``(streams, labels, top)``: the keys of each
-    piece's labelled stream and of its :class:`~crackle_dask.merge_tree.PieceLabels`, and of the
-    top region's summary (its ``closed`` is the number of components)."""
+    result), given the faces it shares. Returns ``(relabel, top)``: ``relabel(i)`` are the
+    arguments of :func:`relabelled` for piece ``i`` (keys), and ``top`` the key of the top
+    region's summary (its ``closed`` is the number of components)."""
     grid = [max(p[a] for p in points) + 1 for a in range(3)]
     order = {p: i for i, p in enumerate(points)}
     directions = AHEAD_26 if connectivity == 26 else AHEAD_6
-    key = {name: [f"{name}-{p}-{token}" for p in points] for name in ("label", "stream", "faces", "summary", "pairs")}
+    key = {name: [f"{name}-{p}-{token}" for p in points] for name in ("label", "faces", "summary", "pairs")}
     ahead = []
     for i, p in enumerate(points):
         sides = [(axis, side) for axis in range(3) for side in (0, 1) if 0 <= p[axis] + 2 * side - 1 < grid[axis]]
         tasks[key["label"][i]] = label(i, sides)
-        for part, name in enumerate(("stream", "faces", "summary")):
+        for part, name in ((1, "faces"), (2, "summary")):
             tasks[key[name][i]] = (operator.getitem, key["label"][i], part)
         ahead.append([(d, order[q]) for d in directions if (q := tuple(a + b for a, b in zip(p, d))) in order])
         tasks[key["pairs"][i]] = (piece_pairs, key["faces"][i], [d for d, _ in ahead[i]],
                                   [key["faces"][j] for _, j in ahead[i]], connectivity, binary_image)
-    labels, top = tree_tasks(tasks, points, key["summary"], key["pairs"], ahead, token)
-    return key["stream"], labels, top
+    given, top = tree_tasks(tasks, points, key["summary"], key["pairs"], ahead, token)
+    return (lambda i: (key["label"][i], *given[i])), top
 
 
-def relabelled(labelled: bytes, labels: PieceLabels) -> bytes:
-    """A piece's component ids replaced by their final labels (uint32, or uint64 past 2**32 - 1)."""
+def relabelled(piece: tuple, split: list, k: int) -> bytes:
+    """A piece's labelled stream (``piece``: :func:`label_piece`'s result) with its component ids
+    replaced by their final labels (``split[k]``: what the piece received), as uint32, or uint64
+    past 2**32 - 1 components."""
+    labels = PieceLabels(split[k])
     dtype = np.uint32 if labels.count < 2**32 else np.uint64
-    return relabel(labelled, labels, dtype, parallel=1)
+    return relabel(piece[0], labels, dtype, parallel=1)
 
 
 def label_file(fs, path: str, piece: int, sides: list, connectivity: int, binary_image: bool,
@@ -180,9 +183,9 @@ def label_file(fs, path: str, piece: int, sides: list, connectivity: int, binary
         raise named(err, path) from err
 
 
-def write_file(labelled: bytes, labels: PieceLabels, fs, path: str) -> str:
-    """A file's components given their final labels, written atomically to ``path`` on ``fs``."""
-    stream = relabelled(labelled, labels)
+def write_file(piece: tuple, split: list, k: int, fs, path: str) -> str:
+    """:func:`relabelled`, written atomically to ``path`` on ``fs``."""
+    stream = relabelled(piece, split, k)
     with atomic_write_on(fs, path) as handle:
         handle.write(stream)
     return fs.unstrip_protocol(path)
@@ -255,13 +258,13 @@ def connected_components(urlpath, out: str, connectivity: int = 26, binary_image
             raise ValueError(f"{path} has no slices: a stack to label needs every file to have some")
     token = dask.base.tokenize(files, out, connectivity, binary_image, memory_target)
     tasks = {}
-    streams, labels, top = component_tasks(
+    relabel, top = component_tasks(
         tasks, [(0, 0, z) for z in range(len(files))],
         lambda i, sides: (label_file, *files[i], i, sides, connectivity, binary_image, memory_target),
         connectivity, binary_image, token)
     written = [f"write-file-{i}-{token}" for i in range(len(files))]
     for i, target in enumerate(targets):
-        tasks[written[i]] = (write_file, streams[i], labels[i], out_fs, target)
+        tasks[written[i]] = (write_file, *relabel(i), out_fs, target)
     tasks[f"components-{token}"] = (_components, written, top)
     return run(graph_result(f"connected-components-{token}", tasks, f"components-{token}"), compute, progress)
 

@@ -158,7 +158,6 @@ def region_split(state: State, given: Given = None) -> list:
 class PieceLabels:
     """The final labels of one piece's components, from what it received."""
 
-    piece: int
     given: Given
 
     @property
@@ -183,8 +182,10 @@ def tree_tasks(tasks: dict, points: list, summaries: list, pairs: list, ahead: l
 
     ``points`` is every point of a box of pieces; ``summaries[i]`` and ``pairs[i]`` name the
     tasks giving piece ``i``'s :class:`Summary` and its ``{direction: pairs}`` with the pieces
-    ``ahead[i]`` (a list of ``(direction, j)``). Returns ``(labels, top)``: the keys of each
-    piece's :class:`PieceLabels` and of the top region's summary (its ``closed`` is the count).
+    ``ahead[i]`` (a list of ``(direction, j)``). Returns ``(given, top)``: for each piece, the key
+    of its parent's split and its place there (``split[k]`` is the :class:`Given` of the piece: a
+    few tasks fewer than one per piece), and the key of the top region's summary (its ``closed`` is
+    the count).
     """
     grid = [max(p[a] for p in points) + 1 for a in range(3)]
     height = max(1, max((n - 1).bit_length() for n in grid))
@@ -218,14 +219,13 @@ def tree_tasks(tasks: dict, points: list, summaries: list, pairs: list, ahead: l
             split = f"split-{level}-{region}-{token}"
             tasks[split] = (region_split, f"state-{level}-{region}-{token}", given[region])
             for k, child in enumerate(children):
-                received[child] = f"given-{level - 1}-{child}-{token}"
-                tasks[received[child]] = (operator.getitem, split, k)
+                if level == 1:
+                    received[child] = (split, k)
+                else:
+                    received[child] = f"given-{level - 1}-{child}-{token}"
+                    tasks[received[child]] = (operator.getitem, split, k)
         given = received
-    labels = []
-    for i, p in enumerate(points):
-        labels.append(f"piece-labels-{p}-{token}")
-        tasks[labels[-1]] = (PieceLabels, i, given[p])
-    return labels, f"summary-{height}-{top}-{token}"
+    return [given[p] for p in points], f"summary-{height}-{top}-{token}"
 
 
 def _shifted(point: tuple, bits: int) -> tuple:

@@ -25,14 +25,16 @@ def components_by_pieces(arr, grid, rng, connectivity, binary_image):
     box = {p: tuple(boxes[a][p[a]] for a in range(3)) for p in points}
     streams = [crackle.compress(np.asfortranarray(arr[box[p]])) for p in points]
     tasks = {}
-    keys, labels, top = component_tasks(
+    relabel, top = component_tasks(
         tasks, points, lambda i, sides: (label_piece, streams[i], i, sides, connectivity, binary_image),
         connectivity, binary_image, "t")
-    found = dask.get(tasks, [keys, labels, top])
+    for i, p in enumerate(points):
+        tasks[f"out-{p}"] = (relabelled, *relabel(i))
+    *found, top = dask.get(tasks, [f"out-{p}" for p in points] + [top])
     out = np.zeros(arr.shape, dtype=np.uint64)
-    for p, stream, piece in zip(points, *found[:2]):
-        out[box[p]] = crackle.decompress(relabelled(stream, piece))
-    return out, found[2].closed, tasks
+    for p, stream in zip(points, found):
+        out[box[p]] = crackle.decompress(stream)
+    return out, top.closed, tasks
 
 
 @pytest.mark.parametrize("grid", [(1, 1, 1), (1, 1, 9), (5, 1, 3), (3, 3, 3), (2, 7, 2), (4, 4, 5)])
@@ -73,8 +75,8 @@ def test_sets_close_where_they_stop_reaching_the_boundary():
     assert summary.ids.size == 0 and summary.closed == 4  # 1, 2+1', 3 of the left; 2' of the right
     given = region_split(state)
     assert [g.start for g in given] == [1 + 2, 1 + 2 + 1]  # the two open sets closed here take 1 and 2
-    first = PieceLabels(0, given[0])(np.arange(4))
-    second = PieceLabels(1, given[1])(np.arange(3))
+    first = PieceLabels(given[0])(np.arange(4))
+    second = PieceLabels(given[1])(np.arange(3))
     assert first.tolist() == [0, 3, 1, 2] and second.tolist() == [0, 1, 4]
 
 

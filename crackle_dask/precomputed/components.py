@@ -44,13 +44,13 @@ def layer_components(url, out: str, connectivity: int = 26, binary_image: bool =
                                fill_missing)
     source, tasks = f"layer-{token}", {}
     tasks[source] = layer
-    streams, labels, top = component_tasks(
+    relabel, top = component_tasks(
         tasks, points,
         lambda i, sides: (label_chunk, source, mip, points[i], i, sides, connectivity, binary_image, fill_missing),
         connectivity, binary_image, token)
     order = {p: i for i, p in enumerate(points)}
     output = Layer(out_fs, root, layer.info)
-    writes = chunk_writes(tasks, scale, out_fs, root, lambda p: (relabelled, streams[order[p]], labels[order[p]]),
+    writes = chunk_writes(tasks, scale, out_fs, root, lambda p: (relabelled, *relabel(order[p])),
                           False, token)
     tasks[f"info-{token}"] = (_info_task, writes, out_fs, root, (_output_info, layer.info.raw, mip, top))
     tasks[f"components-{token}"] = (_components, f"info-{token}", out_fs, top)
