@@ -21,6 +21,7 @@ volumes as one file or one file per z-block, a task per chunk.
 x, y and z; Crackle, raw or compressed_segmentation chunks, sharded or not)
 as a Dask array with one task per storage chunk, and :func:`to_precomputed`
 writes one, sharded or not, with a mip pyramid (see :mod:`.precomputed`).
+:func:`to_zarr` writes a zarr array of Crackle chunks (:mod:`crackle.codecs`).
 """
 
 from .array import open_array
@@ -31,9 +32,10 @@ from .reductions import bounding_boxes, centroids, contains, labels, statistics,
 from .stack import StreamStack
 from .store import FsspecStream
 from .writing import to_crackle
+from .zarr_arrays import to_zarr
 
 __all__ = [
     "Components", "FsspecStream", "StreamStack", "bounding_boxes", "centroids", "connected_components", "contains",
     "labels", "open_array", "open_precomputed", "statistics", "to_crackle", "to_precomputed", "voxel_counts",
-    "write_sidecars", "zstack",
+    "to_zarr", "write_sidecars", "zstack",
 ]

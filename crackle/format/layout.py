@@ -76,6 +76,15 @@ class Layout:
         """Offset of the labels crc32c (v1)."""
         return self.codes_end
 
+    def slice_ranges(self, z_start: int, z_end: int) -> list:
+        """``[(start, stop)]``: the bytes past the labels section and Markov model that decoding slices
+        ``z_start .. z_end - 1`` reads: their crack codes and, in v1, the labels crc32c and the
+        slices' crc32cs (one range, from the labels crc32c through slice ``z_end - 1``'s)."""
+        ranges = [(int(self.code_offsets[z_start]), int(self.code_offsets[z_end]))]
+        if self.header.format_version == 1:
+            ranges.append((self.labels_crc_offset, self.slice_crcs_offset + 4 * z_end))
+        return ranges
+
     @property
     def slice_crcs_offset(self) -> int:
         """Offset of the per-slice crc32c array (v1)."""

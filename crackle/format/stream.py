@@ -3,8 +3,10 @@
 :class:`StreamView` knows which bytes each part needs and parses them on
 first use, keeping the result, so repeated queries on the same stream (as
 :class:`crackle.CrackleArray` makes) parse it once. Where the bytes come from
-is a subclass's business: :class:`MemoryStream` holds the whole stream;
-``crackle_dask`` reads only the byte ranges it needs from any fsspec store.
+is a subclass's business: :class:`MemoryStream` holds the whole stream,
+:class:`PrefetchedStream` the ranges fetched for a task (the zarr codec's
+partial reads); ``crackle_dask`` reads only the byte ranges it needs from any
+fsspec store.
 """
 
 from functools import cached_property
@@ -139,3 +141,19 @@ class MemoryStream(StreamView):
     def crack_codes(self, z_start: int, z_end: int) -> tuple:
         """The whole buffer and absolute offsets: no copy."""
         return self.buffer, self.layout.code_offsets[z_start : z_end + 1]
+
+
+class PrefetchedStream(StreamView):
+    """A stream of ``size`` bytes of which only some ranges are at hand: ``pieces`` lists
+    ``(start, bytes-like)``. A read that no piece holds whole raises FormatError."""
+
+    def __init__(self, size: int, pieces: list):
+        self.pieces = [(int(start), np.frombuffer(data, dtype=np.uint8)) for start, data in pieces]
+        super().__init__(size)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """A zero-copy view of bytes ``start .. stop - 1`` from the piece that holds them."""
+        for at, data in self.pieces:
+            if at <= start and stop <= at + data.size:
+                return data[start - at : stop - at]
+        raise FormatError(f"bytes {start}..{stop} of the stream were not fetched")
