@@ -132,27 +132,30 @@ def _span(key, size: int) -> tuple:
 
 async def _fetch(byte_getter, chunk_spec, z_start: int, z_end: int):
     """A :class:`PrefetchedStream` of a stored chunk holding what decoding slices ``z_start ..
-    z_end - 1`` reads (header, index, labels and Markov model, their crack codes and checksums), or
-    None when the chunk is missing. The header is checked against the chunk first."""
+    z_end - 1`` reads, or None when the chunk is missing. Two round trips: the header with the crack
+    index (its length follows from the chunk's shape), checked against the chunk; then, together,
+    the labels section and Markov model, the slices' crack codes and their checksums."""
     async def read(start: int, stop: int):
         data = await byte_getter.get(prototype=chunk_spec.prototype, byte_range=RangeByteRequest(start, stop))
         return None if data is None else data.as_numpy_array()
 
-    start = await read(0, HEADER_BYTES_V1)
-    if start is None:
+    slices = chunk_spec.shape[0] if len(chunk_spec.shape) == 3 else 1
+    first = await read(0, HEADER_BYTES_V1 + 4 * slices + 4)  # (a v0 header and index are shorter)
+    if first is None:
         return None
-    head = CrackleHeader.frombytes(start)
+    head = CrackleHeader.frombytes(first)
     check_chunk(head, chunk_spec.shape, chunk_spec.dtype.to_native_dtype())
-    prefix_end = head.header_bytes + head.grid_index_bytes + head.num_label_bytes + head.num_markov_model_bytes
-    prefix = await read(0, prefix_end) if head.voxels() else start[: head.header_bytes]
-    if prefix is None or prefix.size != (prefix_end if head.voxels() else head.header_bytes):
-        raise FormatError("stream truncated: the header, index and labels section are cut short")
     if not head.voxels():
-        return PrefetchedStream(head.header_bytes, [(0, prefix)])
-    layout = Layout.from_index(head, prefix[head.header_bytes : head.header_bytes + head.grid_index_bytes])
-    ranges = layout.slice_ranges(z_start, z_end) if z_end > z_start else []
+        return PrefetchedStream(head.header_bytes, [(0, first[: head.header_bytes])])
+    index_end = head.header_bytes + head.grid_index_bytes
+    if first.size < index_end:
+        raise FormatError("stream truncated: the crack index is cut short")
+    layout = Layout.from_index(head, first[head.header_bytes : index_end])
+    ranges = [(index_end, int(layout.code_offsets[0]))] + (layout.slice_ranges(z_start, z_end) if z_end > z_start
+                                                          else [])
+    ranges = [(a, b) for a, b in ranges if b > a]
     pieces = await asyncio.gather(*(read(a, b) for a, b in ranges))
     for (a, b), piece in zip(ranges, pieces):
         if piece is None or piece.size != b - a:
             raise FormatError(f"stream truncated: bytes {a}..{b} are missing")
-    return PrefetchedStream(layout.total_bytes, [(0, prefix), *zip((a for a, _ in ranges), pieces)])
+    return PrefetchedStream(layout.total_bytes, [(0, first[:index_end]), *zip((a for a, _ in ranges), pieces)])
