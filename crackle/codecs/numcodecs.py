@@ -31,9 +31,8 @@ class Crackle(Codec):
     def decode(self, buf, out=None) -> np.ndarray:
         """The chunk a stream holds, with leading unit axes for 1-D and 2-D chunks (zarr reshapes
         it), or copied into ``out``."""
-        stream = np.frombuffer(memoryview(buf).cast("B"), dtype=np.uint8)
-        head = codec.stream_view(stream).header
-        chunk = decode(stream, 3, head.dtype, self.parallel)
+        view = codec.stream_view(np.frombuffer(memoryview(buf).cast("B"), dtype=np.uint8))  # parsed once
+        chunk = decode(view, 3, view.header.dtype, self.parallel)
         if out is None:
             return chunk
         out = np.asarray(out)
