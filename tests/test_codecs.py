@@ -50,7 +50,7 @@ def test_v3_round_trips_every_dtype_and_shape(seed, dtype, tmp_path):
 
 def test_v3_chunk_bytes_are_crackle_compress_of_the_chunk(seed, tmp_path):
     rng = np.random.default_rng(seed)
-    arr = labels(rng, (20, 16, 12), np.uint32)
+    arr = labels(rng, (20, 16, 12), np.uint32) + 1  # no chunk equals the fill value, so every one is stored
     store = zarr.storage.LocalStore(tmp_path / "a")
     v3_array(store, arr, (8, 8, 8), markov_model_order=5, allow_pins=True)
     for (i, j, k) in np.ndindex(3, 2, 2):
@@ -110,7 +110,7 @@ def test_numcodecs_codec_alone():
 
 def test_bad_chunks_raise_format_errors_naming_them(seed, tmp_path):
     rng = np.random.default_rng(seed)
-    arr = labels(rng, (16, 8, 8), np.uint32)
+    arr = labels(rng, (16, 8, 8), np.uint32) + 1  # no chunk equals the fill value, so every one is stored
     store = zarr.storage.LocalStore(tmp_path / "a")
     v3_array(store, arr, (8, 8, 8))
     chunk = tmp_path / "a" / "c" / "1" / "0" / "0"
@@ -138,18 +138,26 @@ def test_refuses_what_crackle_cannot_store(tmp_path):
     assert CrackleCodec.from_dict(CrackleCodec(markov_model_order=4).to_dict()) == CrackleCodec(markov_model_order=4)
 
 
-class RecordingStore(zarr.storage.MemoryStore):
-    """A memory store that counts the bytes each get returns, per key."""
+def recording(store_class):
+    """A subclass of a zarr store class that records, per key, the bytes its gets return
+    (``fetched``) and the byte range of each get (``requests``)."""
 
-    def __init__(self):
-        super().__init__()
-        self.fetched = {}
+    class Recording(store_class):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.fetched, self.requests = {}, {}
 
-    async def get(self, key, prototype, byte_range=None):
-        data = await super().get(key, prototype, byte_range)
-        if data is not None:
-            self.fetched[key] = self.fetched.get(key, 0) + len(data)
-        return data
+        async def get(self, key, prototype, byte_range=None):
+            data = await super().get(key, prototype, byte_range)
+            self.requests.setdefault(key, []).append(byte_range)
+            if data is not None:
+                self.fetched[key] = self.fetched.get(key, 0) + len(data)
+            return data
+
+    return Recording
+
+
+RecordingStore = recording(zarr.storage.MemoryStore)
 
 
 def test_one_slice_fetches_what_it_needs(seed):
@@ -168,6 +176,26 @@ def test_one_slice_fetches_what_it_needs(seed):
         needed = int(offsets[0] + offsets[z + 1] - offsets[z]) + 4 + 4  # (labels crc32c, the slice's)
         assert store.fetched["c/0/0/0"] == needed + 4 * z <= 1.2 * needed + 16 * 1024
         assert offsets[z + 1] - offsets[z] < len(stream) / 20  # (a real saving: one slice of 64)
+    store.requests.clear()
+    np.testing.assert_array_equal(array[...], arr)  # the header and index, then the rest in one request
+    head = MemoryStream(stream).header
+    index_end = head.header_bytes + head.grid_index_bytes
+    assert [(r.start, r.end) for r in store.requests["c/0/0/0"]] == [(0, index_end), (index_end, len(stream))]
+
+
+def test_local_chunks_are_read_in_one_request(seed, tmp_path):
+    """A local file is read whole, once (a request costs far more than its bytes there); still only
+    the slices asked for are decoded."""
+    rng = np.random.default_rng(seed)
+    arr = labels(rng, (32, 20, 12), np.uint32)
+    v3_array(zarr.storage.LocalStore(tmp_path / "a"), arr, (16, 20, 12))
+    store = recording(zarr.storage.LocalStore)(tmp_path / "a", read_only=True)
+    array = zarr.open_array(store, mode="r")
+    for key in (5, slice(14, 20), (slice(None), 3)):
+        store.requests.clear()
+        np.testing.assert_array_equal(array[key], arr[key])
+        chunks = [k for k in store.requests if k.startswith("c/")]
+        assert chunks and all(store.requests[k] == [None] for k in chunks)
 
 
 @pytest.mark.parametrize("zarr_format", [3, 2])
@@ -226,7 +254,7 @@ def test_crackle_codec_decodes_every_chunk_file(seed, tmp_path, reference):
     from tests.reference import reference_decompress
 
     rng = np.random.default_rng(seed)
-    arr = labels(rng, (21, 17, 12), np.uint32)
+    arr = labels(rng, (21, 17, 12), np.uint32) + 1  # no chunk equals the fill value, so every one is stored
     v3_array(zarr.storage.LocalStore(tmp_path / "a"), arr, (8, 8, 8), allow_pins=True, markov_model_order=2)
     files = sorted(p for p in (tmp_path / "a" / "c").rglob("*") if p.is_file())
     assert len(files) == 3 * 3 * 2

@@ -7,7 +7,7 @@ import numpy as np
 from zarr.abc.codec import ArrayBytesCodec, ArrayBytesCodecPartialDecodeMixin
 from zarr.abc.store import RangeByteRequest
 from zarr.core.common import parse_named_configuration
-from zarr.storage import StorePath
+from zarr.storage import LocalStore, StorePath
 
 from ..errors import FormatError
 from ..format.header import HEADER_BYTES_V1, CrackleHeader
@@ -16,6 +16,9 @@ from ..format.stream import MemoryStream, PrefetchedStream
 from . import check_chunk, check_dtype, decode, encode, options
 
 NAME = "crackle"
+# Decodes of at most this many voxels (a fraction of a millisecond) run on zarr's event loop: handing
+# them to a worker thread would cost more than they do.
+_INLINE_VOXELS = 1 << 17
 
 
 @dataclass(frozen=True)
@@ -83,14 +86,15 @@ class CrackleCodec(ArrayBytesCodecPartialDecodeMixin, ArrayBytesCodec):
             raise type(err)(f"a chunk: {err}") from err
 
     async def _decode_partial_single(self, byte_getter, selection, chunk_spec):
-        """The chunk's ``selection``: along its first axis, only the slices it needs are fetched
-        (with byte ranges, when the chunk is a stored object) and decoded. Errors name the chunk."""
+        """The chunk's ``selection``: along its first axis, only the slices it needs are decoded, and
+        fetched with byte ranges when the chunk is an object of a remote store (local files and chunks
+        inside a shard are read whole). Errors name the chunk."""
         z_start, z_end, first = (_span(selection[0], chunk_spec.shape[0]) if len(chunk_spec.shape) == 3
                                  else (0, 1, selection[0]))
         try:
-            if isinstance(byte_getter, StorePath):
+            if isinstance(byte_getter, StorePath) and not _local(byte_getter.store):
                 stream = await _fetch(byte_getter, chunk_spec, z_start, z_end)
-            else:  # a chunk inside a shard: already in memory
+            else:  # a chunk inside a shard (in memory), or a local file: read whole in one request
                 data = await byte_getter.get(prototype=chunk_spec.prototype)
                 stream = None if data is None else MemoryStream(data.as_numpy_array())
             if stream is None:
@@ -103,7 +107,11 @@ class CrackleCodec(ArrayBytesCodecPartialDecodeMixin, ArrayBytesCodec):
     async def _decoded(self, stream, chunk_spec, selection: tuple, z_start: int = 0, z_end=None):
         shape, dtype = chunk_spec.shape, chunk_spec.dtype.to_native_dtype()
         check_chunk(stream.header, shape, dtype)
-        chunk = await asyncio.to_thread(decode, stream, len(shape), dtype, self.parallel, z_start, z_end)
+        voxels = ((z_end if z_end is not None else shape[0]) - z_start) * int(np.prod(shape[1:]))
+        if voxels <= _INLINE_VOXELS:
+            chunk = decode(stream, len(shape), dtype, self.parallel, z_start, z_end)
+        else:
+            chunk = await asyncio.to_thread(decode, stream, len(shape), dtype, self.parallel, z_start, z_end)
         return chunk_spec.prototype.nd_buffer.from_numpy_array(chunk[selection])
 
 
@@ -111,6 +119,26 @@ def _check_array(ndim: int, dtype) -> None:
     check_dtype(dtype)
     if not 1 <= ndim <= 3:
         raise ValueError(f"Crackle stores arrays of 1 to 3 axes, not {ndim}")
+
+
+def _local(store) -> bool:
+    """Whether ``store`` holds local files. zarr reads those in a worker thread per request, which
+    costs far more than the bytes of a whole chunk, so a chunk is read there in one request."""
+    if isinstance(store, LocalStore):
+        return True
+    protocol = getattr(getattr(store, "fs", None), "protocol", ())
+    return bool({"file", "local"} & set((protocol,) if isinstance(protocol, str) else protocol))
+
+
+def _joined(ranges: list) -> list:
+    """The non-empty byte ranges, sorted, touching ones joined into one."""
+    joined = []
+    for start, stop in sorted(r for r in ranges if r[1] > r[0]):
+        if joined and start <= joined[-1][1]:
+            joined[-1] = (joined[-1][0], max(joined[-1][1], stop))
+        else:
+            joined.append((start, stop))
+    return joined
 
 
 def _span(key, size: int) -> tuple:
@@ -151,9 +179,8 @@ async def _fetch(byte_getter, chunk_spec, z_start: int, z_end: int):
     if first.size < index_end:
         raise FormatError("stream truncated: the crack index is cut short")
     layout = Layout.from_index(head, first[head.header_bytes : index_end])
-    ranges = [(index_end, int(layout.code_offsets[0]))] + (layout.slice_ranges(z_start, z_end) if z_end > z_start
-                                                          else [])
-    ranges = [(a, b) for a, b in ranges if b > a]
+    ranges = _joined([(index_end, int(layout.code_offsets[0]))]
+                     + (layout.slice_ranges(z_start, z_end) if z_end > z_start else []))
     pieces = await asyncio.gather(*(read(a, b) for a, b in ranges))
     for (a, b), piece in zip(ranges, pieces):
         if piece is None or piece.size != b - a:

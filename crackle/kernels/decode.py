@@ -24,7 +24,27 @@ from .markov import read_moves_markov
 
 
 @njit(cache=True, nogil=True)
-def _write_slice(run_start, run_end, row_first, labels, sy, lut, lut_base, out, base, s0, s1, write, checksum):
+def _fill(out, start, stop, value, limit):
+    """``out[start:stop] = value`` (a non-empty run). When ``stop <= limit`` it stores 16 values at a
+    time, so up to 15 past ``stop`` too: the caller allows that only where later runs write again.
+
+    Runs are short (about 20 voxels in connectomics data), and a fixed-width store avoids the
+    mispredicted loop exit that a fill of exactly the run's length costs: twice as fast.
+    """
+    if stop <= limit:
+        at = np.uint64(start)
+        while True:
+            for k in range(16):
+                out[at + np.uint64(k)] = value
+            at += np.uint64(16)
+            if at >= np.uint64(stop):
+                break
+    else:
+        out[start:stop] = value
+
+
+@njit(cache=True, nogil=True)
+def _write_slice(run_start, run_end, row_first, labels, sx, sy, lut, lut_base, out, base, s0, s1, write, checksum):
     """Write one slice's values through ``lut`` and return the crc32c of its component ids.
 
     The crc runs over each run's id repeated, two pixels per 64-bit crc32
@@ -33,6 +53,8 @@ def _write_slice(run_start, run_end, row_first, labels, sy, lut, lut_base, out, 
     crc = np.uint32(0xFFFFFFFF)
     half = False
     held = np.uint64(0)
+    # Packed rows: a run's spill lands on the next run or row of the slice, written after it.
+    limit = base + sx * sy - 15 if s0 == 1 and s1 == sx else 0
     for y in range(sy):
         row = base + y * s1
         for r in range(row_first[y], row_first[y + 1]):
@@ -42,7 +64,7 @@ def _write_slice(run_start, run_end, row_first, labels, sy, lut, lut_base, out, 
             if write:
                 value = lut[lut_base + component]
                 if s0 == 1:
-                    out[row + x0 : row + x1] = value
+                    _fill(out, row + x0, row + x1, value, limit)
                 else:
                     for x in range(x0, x1):
                         out[row + x * s0] = value
@@ -204,13 +226,14 @@ def decode_block(
         if lines:
             k = (i - first) % group
             crcs[i] = _write_slice(
-                run_start, run_end, row_first, labels, sy, lut, lut_base, scratch, k * pixels, 1, sx, True, checksum,
+                run_start, run_end, row_first, labels, sx, sy, lut, lut_base, scratch, k * pixels, 1, sx, True,
+                checksum,
             )
             if k == group - 1 or i == last - 1:
                 _transpose_out(scratch, k + 1, sx, sy, out, base + (i - k) * s2, s0, s1)
         else:
             crcs[i] = _write_slice(
-                run_start, run_end, row_first, labels, sy, lut, lut_base, out, base + i * s2, s0, s1, write,
+                run_start, run_end, row_first, labels, sx, sy, lut, lut_base, out, base + i * s2, s0, s1, write,
                 checksum,
             )
 

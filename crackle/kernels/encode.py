@@ -149,7 +149,7 @@ def encode_slices(flat, sx, sy, nz, permissible, checksum):
                 values[nvalues + labels[r]] = flat[base + y * sx + run_start[r]]
         nvalues += count
         if checksum:
-            crcs[z] = _write_slice(run_start, run_end, row_first, labels, sy, dummy, 0, dummy, 0, 1, sx,
+            crcs[z] = _write_slice(run_start, run_end, row_first, labels, sx, sy, dummy, 0, dummy, 0, 1, sx,
                                    False, True)
 
         # Symbols: at most one move per edge, a branch per edge and a terminate per branch or chain.
