@@ -298,3 +298,31 @@ def test_import_crackle_does_not_load_zarr():
             "print(any(m.split('.')[0] in ('zarr', 'numcodecs') for m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], env=child_env(), capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_an_ome_zarr_image_of_crackle_arrays(seed, tmp_path):
+    """An OME-Zarr 0.5 multiscale label image (a zarr v3 group: "ome" attributes, one (z, y, x) array
+    per scale) whose arrays use the codec reads back level by level through zarr and dask."""
+    import dask.array as da
+
+    rng = np.random.default_rng(seed)
+    arr = labels(rng, (24, 20, 16), np.uint32)
+    levels = [arr, arr[::2, ::2, ::2]]
+    group = zarr.open_group(tmp_path / "image.ome.zarr", mode="w", zarr_format=3)
+    axes = [{"name": name, "type": "space", "unit": "nanometer"} for name in "zyx"]
+    datasets = [{"path": str(i), "coordinateTransformations": [{"type": "scale", "scale": [2.0 ** i] * 3}]}
+                for i in range(len(levels))]
+    group.attrs["ome"] = {"version": "0.5", "multiscales": [{"axes": axes, "datasets": datasets}],
+                          "image-label": {"version": "0.5"}}
+    for i, level in enumerate(levels):
+        z = group.create_array(str(i), shape=level.shape, chunks=(8, 8, 8), dtype=level.dtype,
+                               dimension_names=("z", "y", "x"), serializer=CrackleCodec(), compressors=None,
+                               fill_value=0)
+        z[...] = level
+    opened = zarr.open_group(tmp_path / "image.ome.zarr", mode="r")
+    multiscale = opened.attrs["ome"]["multiscales"][0]
+    for dataset, level in zip(multiscale["datasets"], levels):
+        array = opened[dataset["path"]]
+        assert array.metadata.dimension_names == ("z", "y", "x")
+        assert array.metadata.codecs[0].to_dict()["name"] == "crackle"
+        np.testing.assert_array_equal(da.from_zarr(array).compute(), level)
