@@ -14,6 +14,7 @@ from . import codec
 from .format.crc import crc32c
 from .format.stream import StreamView
 from .kernels.surface import surface_mask
+from .threads import map_blocks, thread_count
 from .operations import astype, codes_alike, remap
 
 _BLOCK_COMPONENTS = 1 << 21  # components whose statistics are held at once (7 int64 each)
@@ -476,7 +477,10 @@ def point_cloud(binary, label=None, parallel: int = 0, z_start: int = -1, z_end:
         # One label: its binary image is enough (its surface is where a neighbour is not it).
         block = codec.decompress_range(view, low, high, parallel, label=int(label) if single else None, order="F")
         surface = np.empty((sx, sy, z1 - z0), dtype=bool, order="F")
-        surface_mask(block, z0 - low, z1 - low, z0 == 0, z1 == sz, surface)
+        n, threads = z1 - z0, thread_count(parallel)
+        step = -(-n // threads)
+        map_blocks(lambda b: surface_mask(block, z0 - low, z1 - low, z0 == 0, z1 == sz, surface, b * step,
+                                          builtins.min(n, (b + 1) * step)), -(-n // step), threads)
         here = block[:, :, z0 - low : z1 - low]
         if single:
             surface &= here

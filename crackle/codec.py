@@ -7,10 +7,8 @@ the labels section.
 """
 
 import builtins
-import contextlib
 from typing import Optional
 
-import numba
 import numpy as np
 
 from .errors import ChecksumError, FormatError
@@ -18,8 +16,9 @@ from .format.header import CrackFormat, CrackleHeader, unsigned_dtype
 from .format.labels import FlatLabels
 from .format.stream import MemoryStream, StreamView
 from .kernels import status
-from .kernels.decode import decode_block, decode_slices
+from .kernels.decode import decode_block
 from .kernels.pins import pins_by_slice
+from .threads import map_blocks, thread_count
 
 
 def stream_view(binary) -> StreamView:
@@ -35,21 +34,6 @@ def stream_view(binary) -> StreamView:
     ):
         raise TypeError(f"expected a Crackle stream (bytes-like or CrackleArray), got {type(binary).__name__}")
     return MemoryStream(binary)
-
-
-@contextlib.contextmanager
-def _threads(parallel: int):
-    """Run the enclosed kernels on ``parallel`` threads (0: all cores)."""
-    if parallel < 0:
-        raise ValueError(f"parallel must be 0 (all cores) or a positive thread count, got {parallel}")
-    available = numba.config.NUMBA_NUM_THREADS
-    wanted = available if parallel == 0 else builtins.min(int(parallel), available)
-    previous = numba.get_num_threads()
-    numba.set_num_threads(wanted)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
 
 
 def header(binary, ignore_crc_check: bool = False) -> CrackleHeader:
@@ -350,15 +334,12 @@ def _run_kernel(view: StreamView, z_start: int, z_end: int, parallel: int, label
         max_code_len, runs_capacity,
     )
     stats = np.zeros((0, 7), dtype=np.int64) if stats is None else stats
-    with _threads(parallel):
-        threads = builtins.min(numba.get_num_threads(), nz)
-        if threads == 1:
-            decode_block(*args, 0, nz, statuses, crcs, stats)
-        else:
-            # Small blocks balance the threads; in C order, a block spans whole cache lines of z.
-            line = 1 if s0 == 1 else 64 // lut.itemsize
-            block = builtins.max(line, -(-nz // (8 * threads)))
-            decode_slices(*args, threads, block, statuses, crcs, stats)
+    threads = builtins.min(thread_count(parallel), nz)
+    # Small blocks balance the threads; in C order, a block spans whole cache lines of z.
+    line = 1 if s0 == 1 else 64 // lut.itemsize
+    block = nz if threads == 1 else builtins.max(line, -(-nz // (8 * threads)))
+    map_blocks(lambda b: decode_block(*args, b * block, builtins.min((b + 1) * block, nz), statuses, crcs, stats),
+               -(-nz // block), threads)
     bad = np.flatnonzero(statuses)
     if bad.size:
         i = int(bad[0])

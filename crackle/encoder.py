@@ -8,7 +8,6 @@ search runs on another thread meanwhile. FLAT streams are byte-identical to
 crackle-codec's for the same input and options.
 """
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 
@@ -20,9 +19,10 @@ from .format.header import (
 )
 from .format.label_writer import flat_section, pins_section
 from .inputs import label_array
-from .kernels.encode import count_equal, count_equal_neighbours, encode_slices
+from .kernels.encode import count_equal, encode_slices
 from .kernels.markov import DENSE_CONTEXTS, count_contexts, encode_markov, rank_symbols
 from .kernels.pin_search import improve_cover, pin_crossings, place_pins, run_ends, select_cover
+from .threads import map_blocks, thread_count
 
 _BLOCK_BYTES = 64 << 20  # largest slab copied at once when the input is not in Fortran order
 _PIN_CHUNK = 64  # slices per step of the pin search
@@ -37,20 +37,18 @@ def _volume(labels) -> tuple:
     return arr.reshape(shape, order="F" if fortran else "C"), fortran
 
 
-def _thread_count(parallel: int) -> int:
-    if int(parallel) < 0:
-        raise ValueError(f"parallel must be 0 (all cores) or a positive thread count, got {parallel}")
-    return int(parallel) or os.cpu_count() or 1
-
-
 def count_pairs(arr, threads: int = 1) -> int:
     """Equal consecutive voxels in Fortran order, which decides the crack format."""
     sx, sy, sz = arr.shape
     if arr.flags.f_contiguous:
         flat = arr.reshape(-1, order="F")
-        if threads == 1:  # (the parallel kernel costs about 1 ms more per call on one thread)
-            return int(count_equal(flat[1:], flat[:-1]))
-        return int(count_equal_neighbours(flat, threads))
+        n = flat.size
+
+        def count(part: int) -> int:
+            first, last = max(1, n * part // threads), n * (part + 1) // threads
+            return int(count_equal(flat[first:last], flat[first - 1 : last - 1]))
+
+        return sum(map_blocks(count, threads, threads))
     pairs = 0
     step = max(1, _BLOCK_BYTES // max(1, sx * sy * arr.itemsize))
     for z0 in range(0, sz, step):
@@ -75,11 +73,7 @@ def _encode_all(arr, permissible: bool, threads: int) -> list:
         block = np.asfortranarray(arr[:, :, z0 : z0 + step])
         return encode_slices(block.reshape(-1, order="F"), sx, sy, block.shape[2], permissible, True)
 
-    starts = range(0, sz, step)
-    if threads == 1 or len(starts) == 1:
-        return [encode(z0) for z0 in starts]
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        return list(pool.map(encode, starts))
+    return map_blocks(lambda b: encode(b * step), -(-sz // step), threads)
 
 
 def _payload_starts(codes: np.ndarray, code_ends: np.ndarray) -> tuple:
@@ -172,7 +166,7 @@ def compress(
     """
     arr, fortran = _volume(labels)
     check_options(allow_pins, markov_model_order)
-    threads = _thread_count(parallel)
+    threads = thread_count(parallel)
     unsigned = arr.view(unsigned_dtype(arr.dtype.itemsize))
     permissible = arr.size > 0 and count_pairs(unsigned, threads) < arr.size // 2
     return _encode(arr, fortran, permissible, allow_pins, markov_model_order, bgcolor, threads)
@@ -186,7 +180,7 @@ def compress_as(labels: np.ndarray, permissible: bool, allow_pins: int = 0, mark
     arr, is_fortran = _volume(labels)
     check_options(allow_pins, markov_model_order)
     fortran = is_fortran if fortran is None else bool(fortran)
-    return _encode(arr, fortran, permissible, allow_pins, markov_model_order, bgcolor, _thread_count(parallel))
+    return _encode(arr, fortran, permissible, allow_pins, markov_model_order, bgcolor, thread_count(parallel))
 
 
 def check_options(allow_pins, markov_model_order) -> None:

@@ -18,6 +18,7 @@ from .format.label_writer import flat_section, flat_section_keyed, pins_section
 from .format.labels import FlatLabels, PinLabels
 from .format.stream import StreamView
 from .kernels.pooling import mode_pool
+from .threads import map_blocks, thread_count
 from .operations import copy_header, relabel, stored_model
 from .recoding import reencode_like
 
@@ -252,12 +253,15 @@ def recompress(binary, parallel: int = 0) -> bytes:
     return zstack(parts)
 
 
-def pooled_2x2x1(arr: np.ndarray, sparse: bool = False, order: str = "F") -> np.ndarray:
+def pooled_2x2x1(arr: np.ndarray, sparse: bool = False, order: str = "F", parallel: int = 0) -> np.ndarray:
     """A decoded (x, y, z) array downsampled as :func:`mode_pooling_2x2x1` downsamples a stream:
-    (ceil(x / 2), ceil(y / 2), z), in memory ``order``."""
+    (ceil(x / 2), ceil(y / 2), z), in memory ``order``, on ``parallel`` threads (0: all cores)."""
     out = np.empty((-(-arr.shape[0] // 2), -(-arr.shape[1] // 2), arr.shape[2]), dtype=arr.dtype, order=order)
     if out.size:
-        mode_pool(arr, bool(sparse), out)
+        threads, sz = thread_count(parallel), arr.shape[2]
+        step = -(-sz // threads)
+        map_blocks(lambda b: mode_pool(arr, bool(sparse), out, b * step, min(sz, (b + 1) * step)), -(-sz // step),
+                   threads)
     return out
 
 
@@ -278,7 +282,7 @@ def mode_pooling_2x2x1(binary, sparse: bool = False, parallel: int = 0) -> bytes
     parts = []
     for z in range(0, head.sz, step):
         slab = codec.decompress_range(view, z, min(z + step, head.sz), parallel)
-        pooled = pooled_2x2x1(slab, sparse, order)
+        pooled = pooled_2x2x1(slab, sparse, order, parallel)
         parts.append(compress(pooled, allow_pins=int(head.label_format != LabelFormat.FLAT),
                               markov_model_order=head.markov_model_order, parallel=parallel))
     return zstack(parts)

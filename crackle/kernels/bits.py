@@ -1,4 +1,4 @@
-"""Low-level primitives for the kernels: trailing-zero count, CRC-32C updates, atomic counter.
+"""Low-level primitives for the kernels: trailing-zero count and CRC-32C updates.
 
 CRC-32C uses the SSE4.2 ``crc32`` instruction when the host has it (about 6 GB/s
 per core) and a table otherwise. The register convention is the raw one: callers
@@ -24,19 +24,6 @@ def cttz(typingctx, value):
 
     def codegen(context, builder, signature, args):
         return builder.cttz(args[0], ir.Constant(ir.IntType(1), 0))
-
-    return sig, codegen
-
-
-@intrinsic
-def fetch_add(typingctx, counter, index):
-    """Atomically add 1 to ``counter[index]`` (an int64 array) and return its previous value."""
-    sig = types.int64(counter, index)
-
-    def codegen(context, builder, signature, args):
-        array = context.make_array(signature.args[0])(context, builder, args[0])
-        pointer = cgutils.get_item_pointer(context, builder, signature.args[0], array, [args[1]], wraparound=False)
-        return builder.atomic_rmw("add", pointer, ir.Constant(ir.IntType(64), 1), "monotonic")
 
     return sig, codegen
 

@@ -1,8 +1,8 @@
 """Slice decoding driver: crack codes -> components -> label lookup -> output and crc32c.
 
-One call decodes a run of consecutive z slices, in parallel over contiguous
-blocks of slices (one block per thread, so threads never share cache lines of
-the output). For each slice it:
+One call decodes a run of consecutive z slices on the calling thread; callers
+run contiguous blocks of slices on several threads (:mod:`crackle.threads`),
+so threads never share cache lines of the output. For each slice it:
 
 1. parses the chain-start index and the moves, and walks the chains into
    connectivity bitsets (:mod:`.crack_code`);
@@ -14,10 +14,10 @@ the output). For each slice it:
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from . import status
-from .bits import crc32c_u32, crc32c_u64, fetch_add
+from .bits import crc32c_u32, crc32c_u64
 from .ccl import label_runs, run_at
 from .crack_code import read_chain_starts, read_moves_plain, walk_chains
 from .markov import read_moves_markov
@@ -235,36 +235,4 @@ def decode_block(
             crcs[i] = _write_slice(
                 run_start, run_end, row_first, labels, sx, sy, lut, lut_base, out, base + i * s2, s0, s1, write,
                 checksum,
-            )
-
-
-@njit(parallel=True, cache=True, nogil=True)
-def decode_slices(
-    buf, code_offsets, sx, sy, permissible, markov_order, markov_table,
-    lut_offsets, lut, pin_ptr, pin_xy, pin_val,
-    out, base, s0, s1, s2, write, checksum,
-    max_code_len, runs_capacity, nworkers, block, statuses, crcs, stats,
-):
-    """Decode every slice of a z-range with ``nworkers`` threads.
-
-    Workers take contiguous blocks of ``block`` slices from a shared atomic
-    counter, so a z-range whose slices differ in cost (dense and sparse parts
-    of a volume) still keeps every thread busy. ``nworkers`` is the thread
-    count (``numba.get_num_threads`` is not called in here because it would
-    stop Numba from caching the compiled kernel). Other parameters are those
-    of :func:`decode_block`.
-    """
-    nz = code_offsets.size - 1
-    nblocks = (nz + block - 1) // block
-    counter = np.zeros(1, dtype=np.int64)
-    for _ in prange(nworkers):
-        while True:
-            b = fetch_add(counter, 0)
-            if b >= nblocks:
-                break
-            decode_block(
-                buf, code_offsets, sx, sy, permissible, markov_order, markov_table,
-                lut_offsets, lut, pin_ptr, pin_xy, pin_val,
-                out, base, s0, s1, s2, write, checksum,
-                max_code_len, runs_capacity, b * block, min((b + 1) * block, nz), statuses, crcs, stats,
             )

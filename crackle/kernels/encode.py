@@ -7,7 +7,7 @@ uses (:func:`.ccl.label_runs`), so both number them identically.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .ccl import label_runs
 from .chains import build_crack_graph, chain_codepoints, extract_chains, pack_codepoints, write_chain_index
@@ -21,18 +21,6 @@ def count_equal(after, before):
     for i in range(after.size):
         count += np.int64(after[i] == before[i])
     return count
-
-
-@njit(parallel=True, cache=True, nogil=True)
-def count_equal_neighbours(flat, nworkers):
-    """Number of positions i >= 1 of ``flat`` with ``flat[i] == flat[i - 1]`` (the encoder's format rule)."""
-    n = flat.size
-    counts = np.zeros(nworkers, dtype=np.int64)
-    for worker in prange(nworkers):
-        first = max(1, n * worker // nworkers)
-        last = n * (worker + 1) // nworkers
-        counts[worker] = count_equal(flat[first:last], flat[first - 1 : last - 1])
-    return counts.sum()
 
 
 @njit(cache=True, nogil=True)

@@ -1,6 +1,6 @@
 """2x2 mode pooling of label slices, with crackle-codec's choices for ties and edges."""
 
-from numba import njit, prange
+from numba import njit
 
 
 @njit(cache=True, nogil=True)
@@ -30,12 +30,12 @@ def _mode4(a, b, c, d, sparse):
     return d
 
 
-@njit(parallel=True, cache=True, nogil=True)
-def mode_pool(slab, sparse, out):
-    """``out[x, y, z]`` = mode of ``slab[2x : 2x + 2, 2y : 2y + 2, z]``; a block cut by the edge
-    of the slice takes its first pixel."""
-    sx, sy, sz = slab.shape
-    for z in prange(sz):
+@njit(cache=True, nogil=True)
+def mode_pool(slab, sparse, out, z_first, z_last):
+    """``out[x, y, z]`` = mode of ``slab[2x : 2x + 2, 2y : 2y + 2, z]`` for z in ``z_first .. z_last - 1``;
+    a block cut by the edge of the slice takes its first pixel."""
+    sx, sy, _ = slab.shape
+    for z in range(z_first, z_last):
         for y in range(out.shape[1]):
             for x in range(out.shape[0]):
                 x0, y0 = 2 * x, 2 * y

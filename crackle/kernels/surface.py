@@ -1,16 +1,16 @@
 """Surface voxels of a labelled block: a label differs among the 8 in-plane and 2 z neighbours."""
 
-from numba import njit, prange
+from numba import njit
 
 
-@njit(parallel=True, cache=True, nogil=True)
-def surface_mask(block, z_first, z_last, bottom, top, out):
-    """``out[x, y, k]`` for slice ``z_first + k`` of ``block``: whether a neighbour (8 in the slice,
-    the slices before and after) differs or lies outside the volume. ``block`` holds the slices
-    next to the range where the volume has them; ``bottom`` / ``top``: the range's first / last
-    slice is the volume's."""
+@njit(cache=True, nogil=True)
+def surface_mask(block, z_first, z_last, bottom, top, out, k_first, k_last):
+    """``out[x, y, k]`` for slice ``z_first + k`` of ``block`` (k in ``k_first .. k_last - 1``): whether
+    a neighbour (8 in the slice, the slices before and after) differs or lies outside the volume.
+    ``block`` holds the slices next to the range ``z_first .. z_last - 1`` where the volume has them;
+    ``bottom`` / ``top``: the range's first / last slice is the volume's."""
     sx, sy, nz = block.shape
-    for k in prange(z_last - z_first):
+    for k in range(k_first, k_last):
         z = z_first + k
         edge_z = (bottom and k == 0) or (top and z == z_last - 1)
         for y in range(sy):
