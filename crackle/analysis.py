@@ -478,9 +478,9 @@ def point_cloud(binary, label=None, parallel: int = 0, z_start: int = -1, z_end:
         block = codec.decompress_range(view, low, high, parallel, label=int(label) if single else None, order="F")
         surface = np.empty((sx, sy, z1 - z0), dtype=bool, order="F")
         n, threads = z1 - z0, thread_count(parallel)
-        step = -(-n // threads)
-        map_blocks(lambda b: surface_mask(block, z0 - low, z1 - low, z0 == 0, z1 == sz, surface, b * step,
-                                          builtins.min(n, (b + 1) * step)), -(-n // step), threads)
+        part = -(-n // threads)
+        map_blocks(lambda b: surface_mask(block, z0 - low, z1 - low, z0 == 0, z1 == sz, surface, b * part,
+                                          builtins.min(n, (b + 1) * part)), -(-n // part), threads)
         here = block[:, :, z0 - low : z1 - low]
         if single:
             surface &= here

@@ -19,12 +19,12 @@ from .format.header import (
 )
 from .format.label_writer import flat_section, pins_section
 from .inputs import label_array
-from .kernels.encode import count_equal, encode_slices
+from .kernels.encode import block_connectivity, count_equal, encode_slices
 from .kernels.markov import DENSE_CONTEXTS, count_contexts, encode_markov, rank_symbols
 from .kernels.pin_search import improve_cover, pin_crossings, place_pins, run_ends, select_cover
 from .threads import map_blocks, thread_count
 
-_BLOCK_BYTES = 64 << 20  # largest slab copied at once when the input is not in Fortran order
+_BLOCK_BYTES = 64 << 20  # largest slab copied at once (input not in Fortran order), and of connectivity bitsets
 _PIN_CHUNK = 64  # slices per step of the pin search
 _PIN_LOOKAHEAD = 32  # slices below a step that its look-ahead reads
 
@@ -64,14 +64,18 @@ def count_pairs(arr, threads: int = 1) -> int:
 def _encode_all(arr, permissible: bool, threads: int) -> list:
     """Encode every slice; returns the per-block results of :func:`encode_slices` in z order."""
     sx, sy, sz = arr.shape
-    if arr.flags.f_contiguous:
-        step = max(1, -(-sz // (8 * threads)))
-    else:
-        step = max(1, min(-(-sz // (8 * threads)), _BLOCK_BYTES // max(1, sx * sy * arr.itemsize)))
+    conn_words = (2 * sy + 1) * (sx // 64 + 1)
+    step = max(1, min(-(-sz // (8 * threads)), _BLOCK_BYTES // (8 * conn_words)))
+    if not arr.flags.f_contiguous:
+        step = max(1, min(step, _BLOCK_BYTES // max(1, sx * sy * arr.itemsize)))
 
     def encode(z0):
         block = np.asfortranarray(arr[:, :, z0 : z0 + step])
-        return encode_slices(block.reshape(-1, order="F"), sx, sy, block.shape[2], permissible, True)
+        flat, nz = block.reshape(-1, order="F"), block.shape[2]
+        conn = np.empty(nz * conn_words, dtype=np.uint64)
+        block_connectivity(flat, sx, sy, nz, conn)
+        codes, code_ends, ncodepoints, counts, firsts, crcs = encode_slices(conn, sx, sy, nz, permissible, True)
+        return codes, code_ends, ncodepoints, counts, flat[firsts], crcs
 
     return map_blocks(lambda b: encode(b * step), -(-sz // step), threads)
 

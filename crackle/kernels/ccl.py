@@ -16,7 +16,7 @@ from .union_find import find
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline='always')
 def _any_set(conn, base, x0, x1):
     """True if any bit in ``[x0, x1)`` of the bitset row starting at word ``base`` is set."""
     k0 = x0 >> 6
@@ -63,7 +63,7 @@ def label_runs(conn, nwords, sx, sy, run_start, run_end, row_first, parent, labe
         i = row_first[y - 1] - 1 if above else -1
         j = first - 1
         root = -1
-        stretch = 0
+        stretch = np.int64(0)  # (not a literal 0: _any_set compiles once)
         for k in range(last_word + 1):
             cur = ~conn[base + k]
             prev = ~conn[base - nwords + k] if above else np.uint64(0)
@@ -113,7 +113,7 @@ def label_runs(conn, nwords, sx, sy, run_start, run_end, row_first, parent, labe
     return count
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline='always')
 def run_at(run_start, row_first, x, y):
     """Index of the run that holds pixel (x, y)."""
     lo = row_first[y]

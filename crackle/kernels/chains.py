@@ -26,7 +26,7 @@ _MOVE_BIT = np.array([_EDGE_UP, _EDGE_RIGHT, _EDGE_DOWN, _EDGE_LEFT], dtype=np.u
 _BACK_BIT = np.array([_EDGE_DOWN, _EDGE_LEFT, _EDGE_UP, _EDGE_RIGHT], dtype=np.uint8)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline='always')
 def _add_cracks(conn, row, sx, flip, skip_first, adjacency, vertex, near_bit, step, far_bit):
     """For each crack bit of one bitset row, join vertex ``vertex + x`` to ``vertex + x + step``."""
     last = (sx - 1) >> 6
@@ -59,15 +59,16 @@ def build_crack_graph(conn, nwords, sx, sy, permissible, adjacency):
     edges = 0
     for y in range(sy):
         # Crack left of pixel (x, y), 1 <= x <= sx - 1: vertex (x, y) down to (x, y + 1).
-        edges += _add_cracks(conn, y * nwords, sx, flip, True, adjacency, width * y, _EDGE_DOWN, width, _EDGE_UP)
+        edges += _add_cracks(conn, y * nwords, sx, flip, np.bool_(True), adjacency, width * y, np.int64(_EDGE_DOWN),
+                             width, np.int64(_EDGE_UP))
     for y in range(1, sy):
         # Crack above pixel (x, y), 1 <= y <= sy - 1: vertex (x, y) right to (x + 1, y).
-        edges += _add_cracks(conn, (sy + y) * nwords, sx, flip, False, adjacency, width * y, _EDGE_RIGHT, 1,
-                             _EDGE_LEFT)
+        edges += _add_cracks(conn, (sy + y) * nwords, sx, flip, np.bool_(False), adjacency, width * y,
+                             np.int64(_EDGE_RIGHT), np.int64(1), np.int64(_EDGE_LEFT))
     return edges
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline='always')
 def _reroot(symbols, begin, start, width):
     """Re-root a chain that opens with a branch whose first arm holds only moves.
 
@@ -101,7 +102,7 @@ def _reroot(symbols, begin, start, width):
     return node
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline='always')
 def _drop_empty_branches(symbols, begin, end, pending, moves_after):
     """Skip each branch (and the terminate closing its second arm) whose second arm has no moves."""
     depth = 0
@@ -137,7 +138,7 @@ def extract_chains(adjacency, sx, sy, symbols, starts, bounds, stack, moves_afte
     words = adjacency[: nvertices & ~7].view(np.uint64)
     step = np.array([-width, 1, width, -1], dtype=np.int64)
     start = 0
-    nsymbols = 0
+    nsymbols = np.int64(0)  # (not a literal 0: callees compile once)
     nchains = 0
     bounds[0] = 0
     while True:
@@ -183,6 +184,37 @@ def extract_chains(adjacency, sx, sy, symbols, starts, bounds, stack, moves_afte
     return nchains
 
 
+@njit(cache=True, nogil=True, inline='always')
+def _stable_order(keys, n):
+    """The indices that sort ``keys[:n]`` stably: a bottom-up merge sort, one pass when the keys
+    are already in order (as chain starts are, but for re-rooted chains). Written out because
+    ``np.argsort(kind="mergesort")`` costs a second to compile."""
+    order = np.empty(n, dtype=np.int64)
+    ascending = True
+    for i in range(n):
+        order[i] = i
+        if i and keys[i] < keys[i - 1]:
+            ascending = False
+    if ascending:
+        return order
+    other = np.empty(n, dtype=np.int64)
+    width = 1
+    while width < n:
+        for low in range(0, n, 2 * width):
+            middle, high = min(low + width, n), min(low + 2 * width, n)
+            i, j = low, middle
+            for k in range(low, high):
+                if j < high and (i >= middle or keys[order[j]] < keys[order[i]]):
+                    other[k] = order[j]
+                    j += 1
+                else:
+                    other[k] = order[i]
+                    i += 1
+        order, other = other, order
+        width *= 2
+    return order
+
+
 @njit(cache=True, nogil=True)
 def chain_codepoints(symbols, starts, bounds, nchains, codepoints):
     """Turn chains (in ascending start order) into difference-coded codepoints.
@@ -191,7 +223,7 @@ def chain_codepoints(symbols, starts, bounds, nchains, codepoints):
     terminate is DOWN, UP (RIGHT, LEFT after an UP or at a chain's start).
     Returns the number of codepoints and sorts ``starts`` in place.
     """
-    order = np.argsort(starts[:nchains], kind="mergesort")
+    order = _stable_order(starts, nchains)
     n = 0
     previous_any = 0
     for c in range(nchains):
@@ -223,7 +255,11 @@ def chain_codepoints(symbols, starts, bounds, nchains, codepoints):
                 n += 1
                 previous_any = second
                 previous = second
-    starts[:nchains] = starts[:nchains][order]
+    ordered = np.empty(nchains, dtype=np.int64)
+    for c in range(nchains):
+        ordered[c] = starts[order[c]]
+    for c in range(nchains):
+        starts[c] = ordered[c]
     return n
 
 
@@ -234,7 +270,7 @@ def write_chain_index(starts, nchains, sx, sy, out, pos):
     xw = byte_width(sx + 1)
     yw = byte_width(sy + 1)
     body = pos + 4
-    nrows = 0
+    nrows = np.int64(0)
     for c in range(nchains):
         if c == 0 or starts[c] // width != starts[c - 1] // width:
             nrows += 1
@@ -255,7 +291,7 @@ def write_chain_index(starts, nchains, sx, sy, out, pos):
             previous_x = x
         previous_row = row
         c += count
-    put_uint(out, pos, at - body, 4)
+    put_uint(out, pos, at - body, np.int64(4))
     return at
 
 

@@ -33,7 +33,7 @@ def read_chain_starts(buf, start, end, sx, sy, starts):
     """
     if end - start < 4:
         return 0, start, status.INDEX_TRUNCATED
-    index_size = read_uint(buf, start, 4)
+    index_size = read_uint(buf, start, np.int64(4))
     pos = start + 4
     if index_size > np.uint64(end - pos):
         return 0, start, status.INDEX_TRUNCATED
@@ -68,7 +68,7 @@ def read_chain_starts(buf, start, end, sx, sy, starts):
     return count, index_end, status.OK
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline='always')
 def read_moves_plain(buf, start, end, moves):
     """Unpack 2-bit difference-coded symbols and undo the differences.
 

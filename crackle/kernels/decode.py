@@ -23,7 +23,7 @@ from .crack_code import read_chain_starts, read_moves_plain, walk_chains
 from .markov import read_moves_markov
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline='always')
 def _fill(out, start, stop, value, limit):
     """``out[start:stop] = value`` (a non-empty run). When ``stop <= limit`` it stores 16 values at a
     time, so up to 15 past ``stop`` too: the caller allows that only where later runs write again.
@@ -226,8 +226,8 @@ def decode_block(
         if lines:
             k = (i - first) % group
             crcs[i] = _write_slice(
-                run_start, run_end, row_first, labels, sx, sy, lut, lut_base, scratch, k * pixels, 1, sx, True,
-                checksum,
+                run_start, run_end, row_first, labels, sx, sy, lut, lut_base, scratch, k * pixels, np.int64(1), sx,
+                write, checksum,
             )
             if k == group - 1 or i == last - 1:
                 _transpose_out(scratch, k + 1, sx, sy, out, base + (i - k) * s2, s0, s1)

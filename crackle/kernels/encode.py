@@ -23,7 +23,7 @@ def count_equal(after, before):
     return count
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline='always')
 def _compare(after, before, equal):
     for i in range(after.size):
         equal[i] = after[i] == before[i]
@@ -62,17 +62,18 @@ def pixel_connectivity(flat, base, sx, sy, conn, nwords, equal):
             _pack_row(equal, sx, conn, (sy + y) * nwords)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline='always')
 def _grow(buffer, needed):
     """``buffer``, or a larger copy of it holding at least ``needed`` items."""
     if needed <= buffer.size:
         return buffer
     bigger = np.empty(max(needed, 2 * buffer.size), dtype=buffer.dtype)
-    bigger[: buffer.size] = buffer
+    for i in range(buffer.size):  # (a loop: slice assignment compiles Numba's shape-error formatting)
+        bigger[i] = buffer[i]
     return bigger
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline='always')
 def _room(scratch, needed):
     """``scratch``, or a larger uninitialised one holding at least ``needed`` items."""
     if needed <= scratch.size:
@@ -81,23 +82,35 @@ def _room(scratch, needed):
 
 
 @njit(cache=True, nogil=True)
-def encode_slices(flat, sx, sy, nz, permissible, checksum):
-    """Encode slices ``0 .. nz - 1`` of ``flat`` (Fortran order, ``sx * sy`` values per slice).
+def block_connectivity(flat, sx, sy, nz, conn):
+    """The connectivity bitsets of slices ``0 .. nz - 1`` of ``flat`` (Fortran order), slice z's at
+    ``conn[z * n : (z + 1) * n]`` with ``n = (2 * sy + 1) * (sx // 64 + 1)``: the only step of
+    encoding that depends on the input's dtype, so that :func:`encode_slices` compiles once."""
+    nwords = sx // 64 + 1
+    per_slice = (2 * sy + 1) * nwords
+    equal = np.empty(sx + 8, dtype=np.uint8)
+    for z in range(nz):
+        pixel_connectivity(flat, z * sx * sy, sx, sy, conn[z * per_slice : (z + 1) * per_slice], nwords, equal)
 
-    Returns ``(codes, code_ends, ncodepoints, counts, values, crcs)``: the
+
+@njit(cache=True, nogil=True)
+def encode_slices(conn_all, sx, sy, nz, permissible, checksum):
+    """Encode slices ``0 .. nz - 1`` from their connectivity bitsets (see :func:`block_connectivity`).
+
+    Returns ``(codes, code_ends, ncodepoints, counts, firsts, crcs)``: the
     concatenated crack codes (chain-start index and 2-bit difference-coded
     codepoints) with the end offset of each slice's, each slice's number of
-    codepoints, its number of components, the value of every component
-    (slice by slice, in id order) and the crc32c of each slice's component ids.
+    codepoints, its number of components, the first voxel of every component
+    (its index in the block, slice by slice, in id order: the component's value
+    is the block's value there) and the crc32c of each slice's component ids.
 
     Scratch buffers start small and grow to what the busiest slice needs.
     """
     pixels = sx * sy
     nwords = sx // 64 + 1
-    conn = np.empty((2 * sy + 1) * nwords, dtype=np.uint64)
+    per_slice = (2 * sy + 1) * nwords
     row_first = np.empty(sy + 1, dtype=np.int64)
     adjacency = np.empty((sx + 1) * (sy + 1), dtype=np.uint8)
-    equal = np.empty(sx + 8, dtype=np.uint8)
     runs = min(pixels, 4 * sy + 1024)
     run_start = np.empty(runs, dtype=np.int64)
     run_end = np.empty(runs, dtype=np.int64)
@@ -114,14 +127,17 @@ def encode_slices(flat, sx, sy, nz, permissible, checksum):
     code_ends = np.empty(nz, dtype=np.int64)
     ncodepoints = np.empty(nz, dtype=np.int64)
     counts = np.empty(nz, dtype=np.int64)
-    values = np.empty(max(16, nz * 16), dtype=flat.dtype)
+    firsts = np.empty(max(16, nz * 16), dtype=np.int64)
     crcs = np.zeros(nz, dtype=np.uint32)
-    nvalues = 0
-    at = 0
-    dummy = np.zeros(1, dtype=flat.dtype)
+    nvalues = np.int64(0)  # (not literal zeros: callees compile once)
+    at = np.int64(0)
+    # (_write_slice's arguments for a checksum alone: typed, not literal, so that the decoder's
+    # compilation for uint8 serves here too)
+    dummy = np.zeros(1, dtype=np.uint8)
+    zero = np.int64(0)
+    one = np.int64(1)
     for z in range(nz):
-        base = z * pixels
-        pixel_connectivity(flat, base, sx, sy, conn, nwords, equal)
+        conn = conn_all[z * per_slice : (z + 1) * per_slice]
         count = label_runs(conn, nwords, sx, sy, run_start, run_end, row_first, parent, labels)
         while count < 0:
             runs = min(pixels, 2 * run_start.size)
@@ -131,14 +147,15 @@ def encode_slices(flat, sx, sy, nz, permissible, checksum):
             labels = np.empty(runs, dtype=np.int64)
             count = label_runs(conn, nwords, sx, sy, run_start, run_end, row_first, parent, labels)
         counts[z] = count
-        values = _grow(values, nvalues + count)
+        firsts = _grow(firsts, nvalues + count)
+        base = z * pixels
         for y in range(sy):
             for r in range(row_first[y], row_first[y + 1]):
-                values[nvalues + labels[r]] = flat[base + y * sx + run_start[r]]
+                firsts[nvalues + labels[r]] = base + y * sx + run_start[r]
         nvalues += count
         if checksum:
-            crcs[z] = _write_slice(run_start, run_end, row_first, labels, sx, sy, dummy, 0, dummy, 0, 1, sx,
-                                   False, True)
+            crcs[z] = _write_slice(run_start, run_end, row_first, labels, sx, sy, dummy, zero, dummy, zero, one, sx,
+                                   np.bool_(False), np.bool_(True))
 
         # Symbols: at most one move per edge, a branch per edge and a terminate per branch or chain.
         edges = build_crack_graph(conn, nwords, sx, sy, permissible, adjacency)
@@ -156,4 +173,4 @@ def encode_slices(flat, sx, sy, nz, permissible, checksum):
         at = write_chain_index(starts, nchains, sx, sy, codes, at)
         at = pack_codepoints(codepoints, n, codes, at)
         code_ends[z] = at
-    return codes[:at].copy(), code_ends, ncodepoints, counts, values[:nvalues].copy(), crcs
+    return codes[:at].copy(), code_ends, ncodepoints, counts, firsts[:nvalues].copy(), crcs

@@ -4,7 +4,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline='always')
 def read_uint(buf, pos, width):
     """The unsigned integer of ``width`` bytes at ``buf[pos]``."""
     value = np.uint64(0)
@@ -13,7 +13,7 @@ def read_uint(buf, pos, width):
     return value
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline='always')
 def put_uint(out, pos, value, width):
     """Write ``value`` as ``width`` bytes at ``out[pos]``; returns the offset after it."""
     for i in range(width):
@@ -32,4 +32,4 @@ def byte_width_of(value: int) -> int:
     return 8
 
 
-byte_width = njit(cache=True, nogil=True)(byte_width_of)
+byte_width = njit(cache=True, nogil=True, inline='always')(byte_width_of)

@@ -4,7 +4,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline='always')
 def find(parent, c):
     """Root of ``c``, halving the path on the way."""
     while parent[c] != c:
