@@ -56,6 +56,7 @@ from .operations import (
 )
 from .recoding import reencode
 from .stacking import full, mode_pooling_2x2x1, ones, recompress, zeros, zshatter, zsplit, zstack
+from .warmup import warmup
 from .writer import CrackleWriter
 
 __version__ = "0.1.0"
@@ -118,6 +119,7 @@ __all__ = [
     "to_parquet",
     "voxel_connectivity_graph",
     "voxel_counts",
+    "warmup",
     "zeros",
     "zshatter",
     "zsplit",

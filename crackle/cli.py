@@ -4,7 +4,7 @@ Two styles, as crackle-codec's users have both:
 
 * one command with flags: ``crackle data.npy`` writes ``data.ckl`` (the
   source is kept), ``-d`` decompresses, ``-t`` tests integrity;
-* subcommands: ``crackle convert|info|labels|test|stack|renumber ...``
+* subcommands: ``crackle convert|info|labels|test|stack|renumber|warmup ...``
   (``convert`` removes the source unless ``-k``, as crackle-codec's does);
   ``cckl`` and ``dckl`` compress and decompress.
 
@@ -23,7 +23,7 @@ from .errors import FormatError
 from .recoding import reencode
 from .stacking import recompress, zstack
 
-SUBCOMMANDS = ("convert", "info", "labels", "test", "meta", "stack", "renumber", "downsample")
+SUBCOMMANDS = ("convert", "info", "labels", "test", "meta", "stack", "renumber", "downsample", "warmup")
 _FORMATS = ("ckl", "npy")
 _PROGRESS_BYTES = 256 << 20  # inputs at least this large get a progress bar
 
@@ -226,6 +226,11 @@ def _subcommand_parser() -> argparse.ArgumentParser:
     renumber.add_argument("source")
     renumber.add_argument("output")
     renumber.add_argument("-p", "--parallel", type=int, default=0)
+    warm = commands.add_parser("warmup", help="compile every kernel into Numba's cache (for images and clusters)")
+    warm.add_argument("dtypes", nargs="*", metavar="DTYPE", help="label dtypes to warm (default: all)")
+    warm.add_argument("-j", "--processes", type=int, default=0, metavar="N",
+                      help="parallel processes (0: one per core)")
+    warm.add_argument("-q", "--quiet", action="store_true", help="no progress bar or report")
     return parser
 
 
@@ -247,6 +252,15 @@ def main(argv=None) -> int:
             return _each(args.files, lambda f: write_meta(f, args.skip_empty, args.print_only))
         if args.command == "stack":
             return _each([args.source], lambda d: _stack_dir(d, args.output), progress=False)
+        if args.command == "warmup":
+            from .warmup import warmup
+
+            try:
+                warmup(args.dtypes or None, progress=not args.quiet, processes=args.processes)
+            except (ValueError, TypeError, RuntimeError) as err:
+                print(f"crackle: warmup: {err}", file=sys.stderr)
+                return 1
+            return 0
         if args.command == "downsample":
             return _each([args.source], lambda s: _downsample(s, args.output, args.sparse, args.times, args.parallel),
                          progress=False)

@@ -22,6 +22,7 @@ x, y and z; Crackle, raw or compressed_segmentation chunks, sharded or not)
 as a Dask array with one task per storage chunk, and :func:`to_precomputed`
 writes one, sharded or not, with a mip pyramid (see :mod:`.precomputed`).
 :func:`to_zarr` writes a zarr array of Crackle chunks (:mod:`crackle.codecs`).
+:class:`WarmupPlugin` compiles the kernels on each worker as it starts.
 """
 
 from .array import open_array
@@ -32,10 +33,11 @@ from .reductions import bounding_boxes, centroids, contains, labels, statistics,
 from .stack import StreamStack
 from .store import FsspecStream
 from .writing import to_crackle
+from .warmup import WarmupPlugin
 from .zarr_arrays import to_zarr
 
 __all__ = [
-    "Components", "FsspecStream", "StreamStack", "bounding_boxes", "centroids", "connected_components", "contains",
+    "Components", "FsspecStream", "StreamStack", "WarmupPlugin", "bounding_boxes", "centroids", "connected_components", "contains",
     "labels", "open_array", "open_precomputed", "statistics", "to_crackle", "to_precomputed", "voxel_counts",
     "to_zarr", "write_sidecars", "zstack",
 ]
