@@ -63,8 +63,9 @@ def peaks(paths: dict) -> dict:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5, help="fresh processes per side")
     args = parser.parse_args()
-    grown = compare_on_shared_streams(TIMINGS, args.repeat, "analysis", peaks)
+    grown = compare_on_shared_streams(TIMINGS, args.repeat, "analysis", peaks, args.rounds)
     print("\nconnected_components(26) peak memory (fresh process, growth of the resident set during the call)")
     for target, size in grown.items():
         print(f"  memory_target {target / 2**20:>8,.0f} MiB: {size / 2**20:,.0f} MiB")

@@ -1,11 +1,11 @@
 """Decoder benchmark: this project against crackle-codec, in the same run, on the 512^3 volume.
 
-Prints a table of best-of-N wall times (all cores) and their ratios
-(reference time / our time, so > 1 means we are faster), peak memory of a
-full decompress, and import + first-call time with a cold and a warm Numba
-cache. Run from the repository root:
+Prints, per stream, each operation's median wall time (all cores) over fresh processes run
+alternately for the two sides (each the best of N calls), its spread, and the ratio of the medians
+(reference / ours, so > 1 means we are faster); then the peak memory of a full decompress.
+First-call (compile) times are in bench_startup.py. Run from the repository root:
 
-    python benchmarks/bench_decode.py [--repeat 5]
+    python benchmarks/bench_decode.py [--repeat 5] [--rounds 5]
 
 The volume comes from $CRACKLE_TEST_DATA (default ../shared/data).
 """
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.children import child_env  # noqa: E402
-from benchmarks.timing import per_stream  # noqa: E402
+from benchmarks.timing import measure_both, per_stream, print_ratios  # noqa: E402
 from tests.reference import run_reference  # noqa: E402
 
 DATA = Path(os.environ.get("CRACKLE_TEST_DATA", ROOT.parent / "shared" / "data"))
@@ -60,18 +60,6 @@ after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"peak_kib": after, "before_kib": before, "out": out.nbytes, "stream": len(stream)}))
 """
 
-FIRST_CALL = """
-import time, json, sys
-start = time.perf_counter()
-import crackle
-imported = time.perf_counter()
-stream = open(sys.argv[1], "rb").read()
-crackle.decompress(stream)
-done = time.perf_counter()
-print(json.dumps({"import": imported - start, "first_call": done - imported}))
-"""
-
-
 def make_streams(workdir: Path) -> dict:
     """The shared stream plus flat M0, flat M5 and pins M5 re-encodings written by crackle-codec."""
     source = workdir / "shared.ckl"
@@ -105,25 +93,18 @@ def reference(code: str, *args) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=5, help="calls per process (the best counts)")
+    parser.add_argument("--rounds", type=int, default=5, help="fresh processes per side")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         paths = make_streams(workdir)
         sizes = {name: path.stat().st_size for name, path in paths.items()}
-        call = f"{TIMINGS}\nprint(json.dumps(measure({ {k: str(v) for k, v in paths.items()} !r}, {args.repeat})))"
-        theirs = run_reference(call)
-        mine = ours(call)
-
-        print(f"crackle (this project) vs crackle-codec, 512^3 uint32 connectomics, "
-              f"{os.cpu_count()} cores, best of {args.repeat}; ratio = reference / ours")
-        for name in STREAMS:
-            print(f"\n{name}: {sizes[name]:,} bytes")
-            print(f"  {'operation':<24} {'reference':>12} {'ours':>12} {'ratio':>8}")
-            for op, ref_time in theirs[name].items():
-                t = mine[name][op]
-                print(f"  {op:<24} {ref_time * 1e3:>10.3f}ms {t * 1e3:>10.3f}ms {ref_time / t:>7.2f}x")
+        theirs, mine = measure_both(TIMINGS, {k: str(v) for k, v in paths.items()}, args.repeat, args.rounds)
+        print("stream sizes: " + ", ".join(f"{name} {size:,} bytes" for name, size in sizes.items()))
+        print_ratios(f"decode, crackle (this project) vs crackle-codec, 512^3 uint32 connectomics, "
+                     f"{os.cpu_count()} cores", paths, theirs, mine, args.repeat, args.rounds)
 
         print("\npeak memory of decompress (fresh process, ru_maxrss growth during the call)")
         print(f"  {'stream':<24} {'reference':>12} {'ours':>12} {'(ours + stream) / (output + stream)':>37}")
@@ -133,14 +114,6 @@ def main():
             grow = lambda d: (d["peak_kib"] - d["before_kib"]) * 1024  # noqa: E731
             share = (grow(m) + m["stream"]) / (m["out"] + m["stream"])
             print(f"  {name:<24} {grow(r) / 2**20:>10.1f}MB {grow(m) / 2**20:>10.1f}MB {share:>36.2f}")
-
-        print("\nimport + first decompress of the shared file (fresh process)")
-        with tempfile.TemporaryDirectory() as cache:
-            for label in ("cold Numba cache", "warm Numba cache"):
-                t = ours(FIRST_CALL, paths[STREAMS[0]], NUMBA_CACHE_DIR=cache)
-                print(f"  {label:<18} import {t['import']:.2f}s, first call {t['first_call']:.2f}s")
-        r = reference(FIRST_CALL, paths[STREAMS[0]])
-        print(f"  {'crackle-codec':<18} import {r['import']:.2f}s, first call {r['first_call']:.2f}s")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 """Encoder benchmark: this project's compress against crackle-codec's, in the same run, on the 512^3 volume.
 
-Prints best-of-N wall times (all cores) with ratios (reference time / our
-time: > 1 means we are faster), stream sizes, and the memory that compress
+Prints median wall times (all cores) over fresh processes run alternately for the two sides (each
+the best of N calls) with their spread and ratios (reference time / our time: > 1 means we are
+faster), stream sizes, and the memory that compress
 adds on top of its input (peak RSS growth in a fresh process), against the
 budget of twice the output plus one slice of work. Run from the repository root:
 
-    python benchmarks/bench_encode.py [--repeat 3]
+    python benchmarks/bench_encode.py [--repeat 3] [--rounds 5]
 
 The volume comes from $CRACKLE_TEST_DATA (default ../shared/data).
 """
@@ -25,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 import crackle  # noqa: E402
+from benchmarks.timing import alternate, median_spread, per_operation, timed  # noqa: E402
 from tests.children import child_env  # noqa: E402
 from tests.reference import run_reference  # noqa: E402
 
@@ -87,7 +89,8 @@ def fresh(code: str, *args, reference: bool = False) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=3, help="calls per process (the best counts)")
+    parser.add_argument("--rounds", type=int, default=5, help="fresh processes per side")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,17 +103,20 @@ def main():
         del arr
 
         cases = json.dumps(CASES)
-        # crackle-codec's pins search takes over 10 s: it is timed once.
-        theirs = fresh(TIMINGS, volume, cases, args.repeat, 1, reference=True)
-        mine = fresh(TIMINGS, volume, cases, args.repeat, args.repeat)
+        # crackle-codec's pins search takes over 10 s: it is timed once per process.
+        theirs, mine = alternate(lambda: fresh(TIMINGS, volume, cases, args.repeat, 1, reference=True),
+                                 lambda: fresh(TIMINGS, volume, cases, args.repeat, args.repeat), args.rounds)
+        theirs, mine = per_operation(theirs), per_operation(mine)
 
         print(f"compress, crackle (this project) vs crackle-codec, 512^3 uint32 connectomics, {os.cpu_count()} cores; "
-              f"best of {args.repeat} (crackle-codec pins: 1 run); ratio = reference / ours")
-        print(f"  {'stream':<10} {'reference':>11} {'ours':>11} {'ratio':>7} {'reference size':>15} {'our size':>12}")
+              f"median of {args.rounds} fresh processes per side (run alternately), each the best of {args.repeat} "
+              f"(crackle-codec pins: 1 run), ± half the range; ratio = reference / ours")
+        print(f"  {'stream':<10} {'reference':>15} {'ours':>15} {'ratio':>7} {'reference size':>15} {'our size':>12}")
         for name in CASES:
             r, m = theirs[name], mine[name]
-            print(f"  {name:<10} {r['time']:>10.3f}s {m['time']:>10.3f}s {r['time'] / m['time']:>6.2f}x "
-                  f"{r['size']:>15,} {m['size']:>12,}")
+            ratio = median_spread(r["time"])[0] / median_spread(m["time"])[0]
+            print(f"  {name:<10} {timed(r['time']):>15} {timed(m['time']):>15} {ratio:>6.2f}x "
+                  f"{r['size'][0]:>15,} {m['size'][0]:>12,}")
 
         print("\nmemory compress adds to its input (fresh process, RSS sampled every 0.5 ms)")
         print(f"  {'stream':<10} {'reference':>11} {'ours':>11} {'budget: 2 x output + 1 slice':>30}")

@@ -45,8 +45,9 @@ def row(stream, repeat):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=5, help="fresh processes per side")
     args = parser.parse_args()
-    compare_on_shared_streams(TIMINGS, args.repeat, "stream operations")
+    compare_on_shared_streams(TIMINGS, args.repeat, "stream operations", rounds=args.rounds)
 
 
 if __name__ == "__main__":

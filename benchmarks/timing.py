@@ -77,43 +77,80 @@ print(json.dumps(best(lambda: {expression}, {repeat})))
     return run_reference(code)
 
 
-def measure_both(timings: str, paths: dict, repeat: int) -> tuple:
+def alternate(theirs, ours, rounds: int) -> tuple:
+    """``([theirs() ...], [ours() ...])``: each called ``rounds`` times, alternately, so that a drift
+    of the machine's speed during the run touches both sides alike (each call runs a fresh process)."""
+    mine, other = [], []
+    for _ in range(rounds):
+        other.append(theirs())
+        mine.append(ours())
+    return other, mine
+
+
+def per_operation(results: list) -> dict:
+    """``{stream: {operation: [value per round]}}`` from the rounds' ``{stream: {operation: value}}``."""
+    return {name: {op: [r[name][op] for r in results] for op in results[0][name]} for name in results[0]}
+
+
+def median_spread(values: list):
+    """``(median, spread)``: the spread is half the range, as a fraction of the median; or the first
+    non-number (an exception's name) and None."""
+    if not all(isinstance(v, float) for v in values):
+        return next(v for v in values if not isinstance(v, float)), None
+    median = float(np.median(values))
+    return median, (max(values) - min(values)) / 2 / median if median else 0.0
+
+
+def timed(values: list) -> str:
+    """``12.3ms ±4%``: the median of ``values`` (seconds) and their spread."""
+    median, spread = median_spread(values)
+    return str(median) if spread is None else f"{median * 1e3:.1f}ms ±{spread:.0%}"
+
+
+def measure_both(timings: str, paths: dict, repeat: int, rounds: int = 5) -> tuple:
     """Run ``timings`` (code defining ``measure(paths, repeat)``) under crackle-codec and under this
-    project, each in a fresh process: ``(theirs, ours)``."""
+    project, alternately, ``rounds`` fresh processes each: ``(theirs, ours)``, each
+    ``{stream: {operation: [best time per round]}}``."""
     from tests.children import child_env
     from tests.reference import run_reference
 
     call = f"{timings}\nprint(json.dumps(measure({paths!r}, {repeat})))"
-    theirs = run_reference(call)
-    done = subprocess.run([sys.executable, "-c", call], env=child_env(), capture_output=True, text=True, cwd=str(ROOT),
-                          check=True)
-    return theirs, json.loads(done.stdout.strip().splitlines()[-1])
+
+    def ours() -> dict:
+        done = subprocess.run([sys.executable, "-c", call], env=child_env(), capture_output=True, text=True,
+                              cwd=str(ROOT), check=True)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    theirs, mine = alternate(lambda: run_reference(call), ours, rounds)
+    return per_operation(theirs), per_operation(mine)
 
 
-def compare_on_shared_streams(timings: str, repeat: int, what: str, extra=None):
+def compare_on_shared_streams(timings: str, repeat: int, what: str, extra=None, rounds: int = 5):
     """Time ``timings`` (see :func:`measure_both`) under crackle-codec and this project on the
     shared stream and a flat copy, and print the ratios; ``extra(paths)`` runs while the files
     exist, and what it returns is returned."""
     with tempfile.TemporaryDirectory() as tmp:
         paths = shared_and_flat_streams(Path(tmp))
-        theirs, ours = measure_both(timings, paths, repeat)
+        theirs, ours = measure_both(timings, paths, repeat, rounds)
         more = extra(paths) if extra else None
-    print_ratios(f"{what}, this project vs crackle-codec, 512^3 uint32, {os.cpu_count()} cores, "
-                 f"best of {repeat}; ratio = reference / ours", paths, theirs, ours)
+    print_ratios(f"{what}, this project vs crackle-codec, 512^3 uint32, {os.cpu_count()} cores", paths, theirs, ours,
+                 repeat, rounds)
     return more
 
 
-def print_ratios(title: str, paths: dict, theirs: dict, ours: dict) -> None:
-    """A table per stream: each operation's times and crackle-codec time / ours (or what it raised)."""
-    print(title)
+def print_ratios(title: str, paths: dict, theirs: dict, ours: dict, repeat: int, rounds: int) -> None:
+    """A table per stream: each operation's median time with its spread on both sides, and the ratio
+    of the medians (crackle-codec's / ours: above 1, we are faster), or what it raised."""
+    print(f"{title}; median of {rounds} fresh processes per side (run alternately), each the best of {repeat}, "
+          f"± half the range; ratio = reference / ours")
     for name in paths:
         print(f"\n{name}")
-        print(f"  {'operation':<26} {'reference':>12} {'ours':>12} {'ratio':>8}")
+        print(f"  {'operation':<26} {'reference':>15} {'ours':>15} {'ratio':>8}")
         for op, mine in ours[name].items():
             reference = theirs[name][op]
-            cell = lambda t: f"{t * 1e3:>10.1f}ms" if isinstance(t, float) else f"{t:>12}"  # noqa: E731
-            both = isinstance(reference, float) and isinstance(mine, float)
-            print(f"  {op:<26} {cell(reference)} {cell(mine)} {f'{reference / mine:>7.2f}x' if both else '-':>8}")
+            (r, _), (m, _) = median_spread(reference), median_spread(mine)
+            both = isinstance(r, float) and isinstance(m, float)
+            print(f"  {op:<26} {timed(reference):>15} {timed(mine):>15} {f'{r / m:>7.2f}x' if both else '-':>8}")
 
 
 def _unique_counts(block) -> tuple:
