@@ -18,7 +18,7 @@ from .format.header import (
     MAX_MARKOV_ORDER, CrackFormat, CrackleHeader, LabelFormat, byte_width, unsigned_dtype,
 )
 from .format.label_writer import flat_section, pins_section
-from .inputs import label_array
+from .inputs import as_fortran, label_array
 from .kernels.encode import block_connectivity, count_equal, encode_slices
 from .kernels.markov import DENSE_CONTEXTS, count_contexts, encode_markov, rank_symbols
 from .kernels.pin_search import improve_cover, pin_crossings, place_pins, run_ends, select_cover
@@ -70,7 +70,7 @@ def _encode_all(arr, permissible: bool, threads: int) -> list:
         step = max(1, min(step, _BLOCK_BYTES // max(1, sx * sy * arr.itemsize)))
 
     def encode(z0):
-        block = np.asfortranarray(arr[:, :, z0 : z0 + step])
+        block = as_fortran(arr[:, :, z0 : z0 + step])
         flat, nz = block.reshape(-1, order="F"), block.shape[2]
         conn = np.empty(nz * conn_words, dtype=np.uint64)
         block_connectivity(flat, sx, sy, nz, conn)
@@ -258,7 +258,7 @@ def _search_pins(arr) -> tuple:
         z1 = min(sz, z0 + _PIN_CHUNK)
         cap = min(sz, z1 + _PIN_LOOKAHEAD)
         low = max(0, z0 - 1)
-        flat = np.asfortranarray(arr[:, :, low:cap]).reshape(-1, order="F")
+        flat = as_fortran(arr[:, :, low:cap]).reshape(-1, order="F")
         ptr, ends = run_ends(flat, sx, sy, z0 - low, z1 - low, cap - low)
         ends += np.int32(low)
         z = z0 - low
@@ -281,7 +281,7 @@ def _search_pins(arr) -> tuple:
     state = np.zeros(n + 2, dtype=np.int64)
     for z0 in range(0, sz, _PIN_CHUNK):
         z1 = min(sz, z0 + _PIN_CHUNK)
-        flat = np.asfortranarray(arr[:, :, z0:z1]).reshape(-1, order="F")
+        flat = as_fortran(arr[:, :, z0:z1]).reshape(-1, order="F")
         pin_crossings(flat, sx, sy, 0, z1 - z0, z0, spans, by_first, offsets, crossed, state)
     return spans[:, 0].copy(), spans[:, 1].copy(), spans[:, 2].copy(), values, offsets, crossed
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from crackle.encoder import compress_as
 from crackle.files import atomic_write_on, is_local, packing
+from crackle.inputs import as_fortran
 from crackle.writer import encode_slab, joined_parts
 
 from .jobs import run
@@ -34,7 +35,7 @@ def _split_at(chunks: tuple, every: int) -> tuple:
 
 def _encode(block: np.ndarray, fortran: bool, allow_pins: int):
     """One chunk's stream (plain crack codes, its own crack format) and what joining it needs."""
-    block = np.asfortranarray(block) if fortran else np.ascontiguousarray(block)
+    block = as_fortran(block) if fortran else np.ascontiguousarray(block)
     return encode_slab(block, None, allow_pins, None, 1, fortran)
 
 

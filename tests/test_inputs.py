@@ -111,3 +111,20 @@ def test_to_crackle_takes_the_same_inputs(tmp_path, seed):
     with pytest.raises(ValueError, match=r"holds 0.25 at \(5, 5, 2\)"):  # in its block (z from 6)
         crackle_dask.to_crackle(da.from_array(broken, chunks=(12, 9, 6)), str(tmp_path / "e.ckl"))
     assert not (tmp_path / "e.ckl").exists()
+
+
+def test_as_fortran_copies_any_layout(seed):
+    """The tiled Fortran-order copy equals numpy's for every dtype and any strides; Fortran-order
+    input comes back as is."""
+    from crackle.inputs import as_fortran
+
+    rng = np.random.default_rng(seed)
+    for dtype in (np.uint8, np.int16, np.uint32, np.int64, np.bool_):
+        arr = rng.integers(0, 50, (37, 21, 70)).astype(dtype)
+        for view in (arr, arr[3:, ::2, 5:61], arr.transpose(1, 2, 0), np.asfortranarray(arr)[:, :, 1:]):
+            copy = as_fortran(view)
+            assert copy.flags.f_contiguous and copy.dtype == view.dtype
+            np.testing.assert_array_equal(copy, view)
+    fortran = np.asfortranarray(arr)
+    assert as_fortran(fortran) is fortran
+    assert as_fortran(np.zeros((0, 3, 4), np.uint16)).shape == (0, 3, 4)

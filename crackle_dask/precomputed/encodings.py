@@ -16,6 +16,7 @@ import numpy as np
 import crackle
 from crackle.errors import FormatError
 from crackle.format.header import MAGIC
+from crackle.inputs import as_fortran
 
 SUFFIXES = ("", ".gz", ".br", ".zstd")  # as cloud-volume names chunk files on local disks
 _GZIP, _ZSTD = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
@@ -79,7 +80,7 @@ def encode_chunk(block: np.ndarray, encoding: str, block_size=None, allow_pins: 
                  markov_model_order: int = 0) -> bytes:
     """One chunk's payload: ``block`` is (x, y, z) or (x, y, z, channel). Crackle chunks are
     exactly ``crackle.compress`` of the Fortran-order chunk."""
-    block = np.asfortranarray(block)
+    block = as_fortran(block)
     if encoding == "crackle":
         return crackle.compress(block[..., 0] if block.ndim == 4 else block, allow_pins=int(allow_pins),
                                 markov_model_order=markov_model_order, parallel=1)

@@ -21,6 +21,7 @@ import fsspec
 import numpy as np
 
 from crackle.files import atomic_write_on, is_local
+from crackle.inputs import as_fortran
 from crackle.stacking import pooled_2x2x1
 
 from ..jobs import graph_result, run
@@ -72,7 +73,7 @@ def pooled(volume: da.Array, chunk_size) -> da.Array:
     source = volume.rechunk((2 * chunk_size[0], 2 * chunk_size[1], chunk_size[2]))
     chunks = tuple(tuple(-(-n // 2) for n in c) for c in source.chunks[:2]) + (source.chunks[2],)
     # (Fortran order: the kernel is compiled for the memory orders streams decode to)
-    return source.map_blocks(np.asfortranarray).map_blocks(pooled_2x2x1, parallel=1, chunks=chunks, dtype=volume.dtype)
+    return source.map_blocks(as_fortran).map_blocks(pooled_2x2x1, parallel=1, chunks=chunks, dtype=volume.dtype)
 
 
 def _write_file(fs, path: str, pieces, content_gzip: bool = False) -> int:
