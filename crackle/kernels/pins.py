@@ -25,22 +25,21 @@ def _read_count(rec, pos, count_width, item_width):
 
 
 @njit(cache=True, nogil=True)
-def _read_ascending(rec, pos, n, width, limit, fill, out, at):
+def _read_ascending(rec, pos, n, width, limit, out, at):
     """Undo the difference coding of ``n`` values into ``out[at:]``; False if one reaches ``limit``."""
     value = np.uint64(0)
     for j in range(n):
         value += read_uint(rec, pos + j * width, width)
         if value >= np.uint64(limit):
             return False
-        if fill:
-            out[at + j] = np.int64(value)
+        out[at + j] = np.int64(value)
     return True
 
 
 @njit(cache=True, nogil=True)
 def _scan_records(rec, nlabels, count_width, index_width, depth_width, cc_width, voxels,
-                  total_components, fill, pin_label, pin_index, pin_depth, cc_label, cc_id):
-    """Check (and with ``fill``, store) every record; returns ``(status, pins, components)``."""
+                  total_components, pin_label, pin_index, pin_depth, cc_label, cc_id):
+    """Check and store every record; returns ``(status, pins, components)``."""
     pos = 0
     npins = 0
     nccs = 0
@@ -48,23 +47,22 @@ def _scan_records(rec, nlabels, count_width, index_width, depth_width, cc_width,
         n, pos = _read_count(rec, pos, count_width, index_width + depth_width)
         if n < 0:
             return status.RECORDS_TRUNCATED, npins, nccs
-        if not _read_ascending(rec, pos, n, index_width, voxels, fill, pin_index, npins):
+        if not _read_ascending(rec, pos, n, index_width, voxels, pin_index, npins):
             return status.PIN_OUT_OF_RANGE, npins, nccs
-        if fill:
-            depths = pos + n * index_width
-            for j in range(n):
-                pin_label[npins + j] = label
-                pin_depth[npins + j] = np.int64(read_uint(rec, depths + j * depth_width, depth_width))
+        depths = pos + n * index_width
+        for j in range(n):
+            pin_label[npins + j] = label
+            pin_depth[npins + j] = np.int64(read_uint(rec, depths + j * depth_width, depth_width))
         pos += n * (index_width + depth_width)
         npins += n
 
         n, pos = _read_count(rec, pos, count_width, cc_width)
         if n < 0:
             return status.RECORDS_TRUNCATED, npins, nccs
-        if not _read_ascending(rec, pos, n, cc_width, total_components, fill, cc_id, nccs):
+        if not _read_ascending(rec, pos, n, cc_width, total_components, cc_id, nccs):
             return status.CC_OUT_OF_RANGE, npins, nccs
-        if fill:
-            cc_label[nccs : nccs + n] = label
+        for j in range(n):
+            cc_label[nccs + j] = label
         pos += n * cc_width
         nccs += n
     if pos != rec.size:
@@ -74,23 +72,22 @@ def _scan_records(rec, nlabels, count_width, index_width, depth_width, cc_width,
 
 @njit(cache=True, nogil=True)
 def read_pin_records(rec, nlabels, count_width, index_width, depth_width, cc_width, voxels, total_components):
-    """Parse every pin record.
+    """Parse every pin record, in one pass into arrays as long as the section could fill.
 
     Returns ``(status, pin_label, pin_index, pin_depth, cc_label, cc_id)``;
     labels are indices into the section's unique list.
     """
-    empty = np.empty(0, dtype=np.int64)
-    code, npins, nccs = _scan_records(rec, nlabels, count_width, index_width, depth_width, cc_width,
-                                      voxels, total_components, False, empty, empty, empty, empty, empty)
-    pin_label = np.empty(npins, dtype=np.int64)
-    pin_index = np.empty(npins, dtype=np.int64)
-    pin_depth = np.empty(npins, dtype=np.int64)
-    cc_label = np.empty(nccs, dtype=np.int64)
-    cc_id = np.empty(nccs, dtype=np.int64)
-    if code == status.OK:
-        _scan_records(rec, nlabels, count_width, index_width, depth_width, cc_width, voxels,
-                      total_components, True, pin_label, pin_index, pin_depth, cc_label, cc_id)
-    return code, pin_label, pin_index, pin_depth, cc_label, cc_id
+    most_pins = rec.size // max(1, index_width + depth_width)  # (each count is checked against the bytes left)
+    most_ccs = rec.size // max(1, cc_width)
+    pin_label = np.empty(most_pins, dtype=np.int64)
+    pin_index = np.empty(most_pins, dtype=np.int64)
+    pin_depth = np.empty(most_pins, dtype=np.int64)
+    cc_label = np.empty(most_ccs, dtype=np.int64)
+    cc_id = np.empty(most_ccs, dtype=np.int64)
+    code, npins, nccs = _scan_records(rec, nlabels, count_width, index_width, depth_width, cc_width, voxels,
+                                      total_components, pin_label, pin_index, pin_depth, cc_label, cc_id)
+    return (code, pin_label[:npins].copy(), pin_index[:npins].copy(), pin_depth[:npins].copy(),
+            cc_label[:nccs].copy(), cc_id[:nccs].copy())
 
 
 @njit(cache=True, nogil=True)
