@@ -42,7 +42,7 @@ def row(stream, repeat):
     times["decompress"] = best(lambda: crackle.decompress(stream), repeat)
     times["decompress(label=)"] = sum(
         best(lambda: crackle.decompress(stream, label=v), repeat) for v in probe) / 3
-    times["decompress_range(z), once"] = best(lambda: crackle.codec.decompress_range(stream, 256, 257), repeat)
+    times["decompress_range(z), once"] = best(lambda: crackle.codec.decompress_range(stream, 256, 257, 0), repeat)
     arr = crackle.CrackleArray(stream)
     times["CrackleArray[:, :, z]"] = best(lambda: arr[:, :, 257], repeat)
     times["labels"] = best(lambda: crackle.labels(stream), repeat)

@@ -52,7 +52,8 @@ def _block_stats(view: StreamView, z_start: int, z_end: int, parallel: int) -> t
     raw[:, 3] = raw[:, 5] = np.iinfo(np.int64).max
     raw[:, 4] = raw[:, 6] = -1
     # Look up each component's entry index rather than its label: the reduction needs no search.
-    entries = np.arange(section.unique.size + 1, dtype=np.uint64)
+    # (uint32, as decompress of a uint32 stream: the two share one compiled kernel)
+    entries = np.arange(section.unique.size + 1, dtype=np.uint32 if section.unique.size < 2**32 - 1 else np.uint64)
     ids = codec._run_kernel(view, z_start, z_end, parallel, None, True, stats=raw,
                             values=(entries[:-1], entries[-1]))[0].astype(np.intp)
     z = np.repeat(np.arange(z_start, z_end), np.diff(offsets[z_start : z_end + 1]))

@@ -24,7 +24,8 @@ from .kernels.markov import DENSE_CONTEXTS, count_contexts, encode_markov, rank_
 from .kernels.pin_search import improve_cover, pin_crossings, place_pins, run_ends, select_cover
 from .threads import map_blocks, thread_count
 
-_BLOCK_BYTES = 64 << 20  # largest slab copied at once (input not in Fortran order), and of connectivity bitsets
+_BLOCK_BYTES = 64 << 20  # largest slab copied at once when the input is not in Fortran order
+_CONN_BYTES = 1 << 20  # connectivity bitsets of a block of slices (a slice's may be larger)
 _PIN_CHUNK = 64  # slices per step of the pin search
 _PIN_LOOKAHEAD = 32  # slices below a step that its look-ahead reads
 
@@ -65,7 +66,7 @@ def _encode_all(arr, permissible: bool, threads: int) -> list:
     """Encode every slice; returns the per-block results of :func:`encode_slices` in z order."""
     sx, sy, sz = arr.shape
     conn_words = (2 * sy + 1) * (sx // 64 + 1)
-    step = max(1, min(-(-sz // (8 * threads)), _BLOCK_BYTES // (8 * conn_words)))
+    step = max(1, min(-(-sz // (8 * threads)), _CONN_BYTES // (8 * conn_words)))
     if not arr.flags.f_contiguous:
         step = max(1, min(step, _BLOCK_BYTES // max(1, sx * sy * arr.itemsize)))
 
