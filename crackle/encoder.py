@@ -67,8 +67,8 @@ def _encode_all(arr, permissible: bool, threads: int) -> list:
     sx, sy, sz = arr.shape
     conn_words = (2 * sy + 1) * (sx // 64 + 1)
     step = max(1, min(-(-sz // (8 * threads)), _CONN_BYTES // (8 * conn_words)))
-    if not arr.flags.f_contiguous:
-        step = max(1, min(step, _BLOCK_BYTES // max(1, sx * sy * arr.itemsize)))
+    if not arr.flags.f_contiguous:  # (copied to Fortran order a block at a time: a deep one copies faster)
+        step = max(1, min(max(step, 256 // arr.itemsize), _BLOCK_BYTES // max(1, sx * sy * arr.itemsize)))
 
     def encode(z0):
         block = as_fortran(arr[:, :, z0 : z0 + step])
