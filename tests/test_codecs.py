@@ -23,7 +23,8 @@ def labels(rng, shape, dtype) -> np.ndarray:
 
 def v3_array(store, arr, chunks, shards=None, order="C", **codec):
     z = zarr.create_array(store, shape=arr.shape, chunks=chunks, shards=shards, dtype=arr.dtype,
-                          config={"order": order}, serializer=CrackleCodec(**codec), compressors=None, fill_value=0)
+                          config={"order": order, "write_empty_chunks": True},  # (every chunk is a file)
+                          serializer=CrackleCodec(**codec), compressors=None, fill_value=0)
     z[...] = arr
     return z
 
@@ -50,7 +51,7 @@ def test_v3_round_trips_every_dtype_and_shape(seed, dtype, tmp_path):
 
 def test_v3_chunk_bytes_are_crackle_compress_of_the_chunk(seed, tmp_path):
     rng = np.random.default_rng(seed)
-    arr = labels(rng, (20, 16, 12), np.uint32) + 1  # no chunk equals the fill value, so every one is stored
+    arr = labels(rng, (20, 16, 12), np.uint32)
     store = zarr.storage.LocalStore(tmp_path / "a")
     v3_array(store, arr, (8, 8, 8), markov_model_order=5, allow_pins=True)
     for (i, j, k) in np.ndindex(3, 2, 2):
@@ -110,7 +111,7 @@ def test_numcodecs_codec_alone():
 
 def test_bad_chunks_raise_format_errors_naming_them(seed, tmp_path):
     rng = np.random.default_rng(seed)
-    arr = labels(rng, (16, 8, 8), np.uint32) + 1  # no chunk equals the fill value, so every one is stored
+    arr = labels(rng, (16, 8, 8), np.uint32)
     store = zarr.storage.LocalStore(tmp_path / "a")
     v3_array(store, arr, (8, 8, 8))
     chunk = tmp_path / "a" / "c" / "1" / "0" / "0"
@@ -254,7 +255,7 @@ def test_crackle_codec_decodes_every_chunk_file(seed, tmp_path, reference):
     from tests.reference import reference_decompress
 
     rng = np.random.default_rng(seed)
-    arr = labels(rng, (21, 17, 12), np.uint32) + 1  # no chunk equals the fill value, so every one is stored
+    arr = labels(rng, (21, 17, 12), np.uint32)
     v3_array(zarr.storage.LocalStore(tmp_path / "a"), arr, (8, 8, 8), allow_pins=True, markov_model_order=2)
     files = sorted(p for p in (tmp_path / "a" / "c").rglob("*") if p.is_file())
     assert len(files) == 3 * 3 * 2
