@@ -15,7 +15,7 @@ import crackle
 from crackle.warmup import widths
 from tests.children import ROOT, child_env
 
-# Child processes record Numba's compilations through its event API.
+# Child processes (and a worker's task) record Numba's compilations through its event API.
 RECORDER = """
 import json, sys, time
 from numba.core import event
@@ -168,23 +168,13 @@ def test_workers_start_warm(tmp_path, monkeypatch):
         assert set(next(iter(missing.values()))) <= UNREACHED
 
         def task():
-            from numba.core import event
-
-            compiled = []
-
-            class Recorder(event.Listener):
-                def on_start(self, ev):
-                    pass
-
-                def on_end(self, ev):
-                    compiled.append(ev.data["dispatcher"].py_func.__name__)
-
-            with event.install_listener("numba:compile", Recorder()):
-                labels = (np.arange(4 * 5 * 3).reshape(4, 5, 3) % 3).astype(np.uint8)
-                stream = crackle.compress(labels)
-                crackle.decompress(stream)
-                crackle.voxel_counts(stream)
-                crackle.decompress(crackle.compress(labels.astype(bool)))
-            return compiled
+            scope = {}
+            exec(RECORDER, scope)  # records this worker's compilations from here on
+            labels = (np.arange(4 * 5 * 3).reshape(4, 5, 3) % 3).astype(np.uint8)
+            stream = crackle.compress(labels)
+            crackle.decompress(stream)
+            crackle.voxel_counts(stream)
+            crackle.decompress(crackle.compress(labels.astype(bool)))
+            return scope["compiled"]
 
         assert client.submit(task, pure=False).result() == []
