@@ -12,9 +12,7 @@ The volume comes from $CRACKLE_TEST_DATA (default ../shared/data).
 
 import argparse
 import gzip
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -23,8 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.children import child_env  # noqa: E402
-from benchmarks.timing import measure_both, per_stream, print_ratios  # noqa: E402
+from benchmarks.timing import fresh, measure_both, per_stream, print_ratios  # noqa: E402
 from tests.reference import run_reference  # noqa: E402
 
 DATA = Path(os.environ.get("CRACKLE_TEST_DATA", ROOT.parent / "shared" / "data"))
@@ -80,18 +77,6 @@ def make_streams(workdir: Path) -> dict:
     return paths
 
 
-def ours(code: str, *args, **env) -> dict:
-    """Run ``code`` with this project importable (fresh process; ``env`` adds variables)."""
-    done = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True,
-                          text=True, cwd=str(ROOT), env=child_env(**env), check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def reference(code: str, *args) -> dict:
-    """Run ``code`` with crackle-codec importable (fresh process); args via sys.argv."""
-    return run_reference(f"import sys; sys.argv = ['x'] + {list(map(str, args))!r}\n" + code)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="calls per process (the best counts)")
@@ -110,8 +95,8 @@ def main():
         print("\npeak memory of decompress (fresh process, ru_maxrss growth during the call)")
         print(f"  {'stream':<24} {'reference':>12} {'ours':>12} {'(ours + stream) / (output + stream)':>37}")
         for name in STREAMS:
-            r = reference(PEAK, paths[name])
-            m = ours(PEAK, paths[name])
+            r = fresh(PEAK, paths[name], reference=True)
+            m = fresh(PEAK, paths[name])
             grow = lambda d: (d["peak_kib"] - d["before_kib"]) * 1024  # noqa: E731
             share = (grow(m) + m["stream"]) / (m["out"] + m["stream"])
             print(f"  {name:<24} {grow(r) / 2**20:>10.1f}MB {grow(m) / 2**20:>10.1f}MB {share:>36.2f}")

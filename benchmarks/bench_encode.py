@@ -15,7 +15,6 @@ import argparse
 import gzip
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -26,9 +25,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 import crackle  # noqa: E402
-from benchmarks.timing import alternate, median_spread, per_operation, timed  # noqa: E402
-from tests.children import child_env  # noqa: E402
-from tests.reference import run_reference  # noqa: E402
+from benchmarks.timing import alternate, fresh, median_spread, per_operation, timed  # noqa: E402
 
 DATA = Path(os.environ.get("CRACKLE_TEST_DATA", ROOT.parent / "shared" / "data"))
 CASES = {
@@ -76,15 +73,6 @@ done[0] = True
 watcher.join()
 print(json.dumps({"growth": max(peak[0], rss()) - before, "size": len(stream)}))
 """
-
-
-def fresh(code: str, *args, reference: bool = False) -> dict:
-    """Run ``code`` in a fresh process, with crackle-codec or this project importable."""
-    if reference:
-        return run_reference(f"import sys; sys.argv = ['x'] + {list(map(str, args))!r}\n" + code)
-    done = subprocess.run([sys.executable, "-c", code, *map(str, args)], env=child_env(), capture_output=True,
-                          text=True, cwd=str(ROOT), check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main():

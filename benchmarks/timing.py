@@ -107,21 +107,26 @@ def timed(values: list) -> str:
     return str(median) if spread is None else f"{median * 1e3:.1f}ms ±{spread:.0%}"
 
 
+def fresh(code: str, *args, reference: bool = False, **env) -> dict:
+    """Run ``code`` in a fresh process, with this project (``env`` adds variables) or, with
+    ``reference``, crackle-codec importable as ``crackle``; ``args`` are its sys.argv[1:]. The
+    code prints one JSON object last, which is returned."""
+    from tests.children import child_env
+    from tests.reference import run_reference
+
+    if reference:
+        return run_reference(f"import sys; sys.argv = ['x'] + {list(map(str, args))!r}\n" + code)
+    done = subprocess.run([sys.executable, "-c", code, *map(str, args)], env=child_env(**env), capture_output=True,
+                          text=True, cwd=str(ROOT), check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def measure_both(timings: str, paths: dict, repeat: int, rounds: int = 5) -> tuple:
     """Run ``timings`` (code defining ``measure(paths, repeat)``) under crackle-codec and under this
     project, alternately, ``rounds`` fresh processes each: ``(theirs, ours)``, each
     ``{stream: {operation: [best time per round]}}``."""
-    from tests.children import child_env
-    from tests.reference import run_reference
-
     call = f"{timings}\nprint(json.dumps(measure({paths!r}, {repeat})))"
-
-    def ours() -> dict:
-        done = subprocess.run([sys.executable, "-c", call], env=child_env(), capture_output=True, text=True,
-                              cwd=str(ROOT), check=True)
-        return json.loads(done.stdout.strip().splitlines()[-1])
-
-    theirs, mine = alternate(lambda: run_reference(call), ours, rounds)
+    theirs, mine = alternate(lambda: fresh(call, reference=True), lambda: fresh(call), rounds)
     return per_operation(theirs), per_operation(mine)
 
 
