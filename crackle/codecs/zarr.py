@@ -106,8 +106,8 @@ class CrackleCodec(ArrayBytesCodecPartialDecodeMixin, ArrayBytesCodec):
 
     async def _decoded(self, stream, chunk_spec, selection: tuple, z_start: int = 0, z_end=None):
         shape, dtype = chunk_spec.shape, chunk_spec.dtype.to_native_dtype()
-        check_chunk(stream.header, shape, dtype)
         head = stream.header
+        check_chunk(head, shape, dtype)
         voxels = head.sx * head.sy * ((head.sz if z_end is None else z_end) - z_start)
         if voxels <= _INLINE_VOXELS:
             chunk = decode(stream, len(shape), dtype, self.parallel, z_start, z_end)
