@@ -30,9 +30,9 @@ event.register("numba:compile", Recorder())
 DECODE = RECORDER + """
 import crackle
 stream = open(sys.argv[1], "rb").read()
-began = time.perf_counter()
+began = time.process_time()
 crackle.decompress(stream)
-print(json.dumps({"compiled": compiled, "seconds": time.perf_counter() - began, "module": crackle.__file__}))
+print(json.dumps({"compiled": compiled, "cpu_seconds": time.process_time() - began, "module": crackle.__file__}))
 """
 EXERCISE = RECORDER + """
 import numpy as np
@@ -43,6 +43,8 @@ print(json.dumps({"compiled": compiled}))
 # Kernels that exercise() cannot reach: the table CRC-32C runs only on hosts without SSE4.2.
 UNREACHED = {"_crc32c_bytes_table", "_crc32c_u64_table", "_crc32c_u32_table"}
 # A cold first decode in CI fails beyond three times the target (3 s) of benchmarks/bench_startup.py.
+# It is timed in CPU seconds of the child (compiling runs on one thread): what it guards is the work
+# of compiling, which a busy or throttled CI machine stretches in wall time but not in CPU time.
 COLD_DECODE_LIMIT = 9.0
 
 
@@ -112,7 +114,7 @@ def test_a_read_only_install_caches_in_the_user_folder(tmp_path, small_stream):
     assert first["module"] == str(site / "crackle" / "__init__.py")
     assert "decode_block" in first["compiled"] and second["compiled"] == []
     assert not list(site.rglob("*.nbi")) and list((tmp_path / "user-cache" / "numba").rglob("*.nbi"))
-    assert first["seconds"] < COLD_DECODE_LIMIT, f"a cold first decode took {first['seconds']:.1f} s"
+    assert first["cpu_seconds"] < COLD_DECODE_LIMIT, f"a cold first decode took {first['cpu_seconds']:.1f} s of CPU"
 
 
 class read_only:

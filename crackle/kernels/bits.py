@@ -12,9 +12,11 @@ import llvmlite.binding as llvm_binding
 import numba
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from .jit import kernel
 
 
 @intrinsic
@@ -63,7 +65,7 @@ def _crc32c_table() -> np.ndarray:
 _TABLE = _crc32c_table()
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _crc32c_bytes_table(crc, word, nbytes):
     for _ in range(nbytes):
         crc = _TABLE[(crc ^ np.uint32(word & 0xFF)) & 0xFF] ^ (crc >> np.uint32(8))
@@ -71,12 +73,12 @@ def _crc32c_bytes_table(crc, word, nbytes):
     return np.uint32(crc)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _crc32c_u64_table(crc, word):
     return _crc32c_bytes_table(np.uint32(crc), np.uint64(word), 8)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _crc32c_u32_table(crc, word):
     return _crc32c_bytes_table(np.uint32(crc), np.uint64(word), 4)
 

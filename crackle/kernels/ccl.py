@@ -8,15 +8,15 @@ appearance in an x-fastest raster scan, which is the numbering the format uses
 """
 
 import numpy as np
-from numba import njit
 
 from .bits import cttz
+from .jit import kernel
 from .union_find import find
 
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
-@njit(cache=True, nogil=True, inline='always')
+@kernel(inline=True)
 def _any_set(conn, base, x0, x1):
     """True if any bit in ``[x0, x1)`` of the bitset row starting at word ``base`` is set."""
     k0 = x0 >> 6
@@ -33,7 +33,7 @@ def _any_set(conn, base, x0, x1):
     return (conn[base + k1] & hi) != 0
 
 
-@njit(cache=True, nogil=True)
+@kernel(internal=True)
 def label_runs(conn, nwords, sx, sy, run_start, run_end, row_first, parent, labels):
     """Label the components of one slice from its connectivity bitsets.
 
@@ -113,7 +113,7 @@ def label_runs(conn, nwords, sx, sy, run_start, run_end, row_first, parent, labe
     return count
 
 
-@njit(cache=True, nogil=True, inline='always')
+@kernel(inline=True)
 def run_at(run_start, row_first, x, y):
     """Index of the run that holds pixel (x, y)."""
     lo = row_first[y]

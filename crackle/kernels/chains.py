@@ -9,11 +9,11 @@ whose second arm came out empty), so that streams are byte-identical.
 """
 
 import numpy as np
-from numba import njit
 
 from .bits import cttz
 from .crack_code import DOWN, LEFT, RIGHT, UP
 from .integers import byte_width, put_uint
+from .jit import kernel
 
 BRANCH, TERMINATE, SKIP = 4, 5, 6
 _EDGE_RIGHT, _EDGE_LEFT, _EDGE_DOWN, _EDGE_UP = 1, 2, 4, 8
@@ -26,7 +26,7 @@ _MOVE_BIT = np.array([_EDGE_UP, _EDGE_RIGHT, _EDGE_DOWN, _EDGE_LEFT], dtype=np.u
 _BACK_BIT = np.array([_EDGE_DOWN, _EDGE_LEFT, _EDGE_UP, _EDGE_RIGHT], dtype=np.uint8)
 
 
-@njit(cache=True, nogil=True, inline='always')
+@kernel(inline=True)
 def _add_cracks(conn, row, sx, flip, skip_first, adjacency, vertex, near_bit, step, far_bit):
     """For each crack bit of one bitset row, join vertex ``vertex + x`` to ``vertex + x + step``."""
     last = (sx - 1) >> 6
@@ -46,7 +46,7 @@ def _add_cracks(conn, row, sx, flip, skip_first, adjacency, vertex, near_bit, st
     return edges
 
 
-@njit(cache=True, nogil=True)
+@kernel(internal=True)
 def build_crack_graph(conn, nwords, sx, sy, permissible, adjacency):
     """Fill ``adjacency`` ((sx + 1) * (sy + 1) vertices) from pixel connectivity bitsets.
 
@@ -68,7 +68,7 @@ def build_crack_graph(conn, nwords, sx, sy, permissible, adjacency):
     return edges
 
 
-@njit(cache=True, nogil=True, inline='always')
+@kernel(inline=True)
 def _reroot(symbols, begin, start, width):
     """Re-root a chain that opens with a branch whose first arm holds only moves.
 
@@ -102,7 +102,7 @@ def _reroot(symbols, begin, start, width):
     return node
 
 
-@njit(cache=True, nogil=True, inline='always')
+@kernel(inline=True)
 def _drop_empty_branches(symbols, begin, end, pending, moves_after):
     """Skip each branch (and the terminate closing its second arm) whose second arm has no moves."""
     depth = 0
@@ -126,7 +126,7 @@ def _drop_empty_branches(symbols, begin, end, pending, moves_after):
             moves_after[current] += 1
 
 
-@njit(cache=True, nogil=True)
+@kernel(internal=True)
 def extract_chains(adjacency, sx, sy, symbols, starts, bounds, stack, moves_after):
     """Walk the crack graph into chains of symbols (moves 0-3, BRANCH, TERMINATE, SKIP).
 
@@ -184,7 +184,7 @@ def extract_chains(adjacency, sx, sy, symbols, starts, bounds, stack, moves_afte
     return nchains
 
 
-@njit(cache=True, nogil=True, inline='always')
+@kernel(inline=True)
 def _stable_order(keys, n):
     """The indices that sort ``keys[:n]`` stably: a bottom-up merge sort, one pass when the keys
     are already in order (as chain starts are, but for re-rooted chains). Written out because
@@ -215,7 +215,7 @@ def _stable_order(keys, n):
     return order
 
 
-@njit(cache=True, nogil=True)
+@kernel(internal=True)
 def chain_codepoints(symbols, starts, bounds, nchains, codepoints):
     """Turn chains (in ascending start order) into difference-coded codepoints.
 
@@ -263,7 +263,7 @@ def chain_codepoints(symbols, starts, bounds, nchains, codepoints):
     return n
 
 
-@njit(cache=True, nogil=True)
+@kernel(internal=True)
 def write_chain_index(starts, nchains, sx, sy, out, pos):
     """Write the u32 index size and the chain-start index at ``out[pos:]``; returns the end offset."""
     width = sx + 1
@@ -295,7 +295,7 @@ def write_chain_index(starts, nchains, sx, sy, out, pos):
     return at
 
 
-@njit(cache=True, nogil=True)
+@kernel(internal=True)
 def pack_codepoints(codepoints, n, out, pos):
     """Pack difference-coded codepoints four per byte, least significant first; returns the end offset."""
     nbytes = (n + 3) >> 2

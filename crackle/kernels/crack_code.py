@@ -16,14 +16,14 @@ labels, so the bitsets start empty and walking sets bits.
 """
 
 import numpy as np
-from numba import njit
 
 from . import status
 from .integers import byte_width, read_uint
+from .jit import kernel
 
 UP, RIGHT, DOWN, LEFT = 0, 1, 2, 3
 
-@njit(cache=True, nogil=True)
+@kernel(internal=True)
 def read_chain_starts(buf, start, end, sx, sy, starts):
     """Parse the chain-start index of the crack code in ``buf[start:end]``.
 
@@ -68,7 +68,7 @@ def read_chain_starts(buf, start, end, sx, sy, starts):
     return count, index_end, status.OK
 
 
-@njit(cache=True, nogil=True, inline='always')
+@kernel(inline=True)
 def read_moves_plain(buf, start, end, moves):
     """Unpack 2-bit difference-coded symbols and undo the differences.
 
@@ -94,7 +94,7 @@ _CRACK_ROW = np.array([-1, 0, 0, 0], dtype=np.int64)
 _CRACK_COL = np.array([0, 0, 0, -1], dtype=np.int64)
 
 
-@njit(cache=True, nogil=True)
+@kernel(internal=True)
 def walk_chains(moves, nmoves, starts, nstarts, sx, sy, permissible, conn, nwords, stack):
     """Walk every chain, marking the cracks it follows in ``conn``.
 

@@ -14,16 +14,16 @@ so threads never share cache lines of the output. For each slice it:
 """
 
 import numpy as np
-from numba import njit
 
 from . import status
 from .bits import crc32c_u32, crc32c_u64
 from .ccl import label_runs, run_at
 from .crack_code import read_chain_starts, read_moves_plain, walk_chains
+from .jit import kernel
 from .markov import read_moves_markov
 
 
-@njit(cache=True, nogil=True, inline='always')
+@kernel(inline=True)
 def _fill(out, start, stop, value, limit):
     """``out[start:stop] = value`` (a non-empty run). When ``stop <= limit`` it stores 16 values at a
     time, so up to 15 past ``stop`` too: the caller allows that only where later runs write again.
@@ -43,7 +43,7 @@ def _fill(out, start, stop, value, limit):
         out[start:stop] = value
 
 
-@njit(cache=True, nogil=True)
+@kernel(internal=True)
 def _write_slice(run_start, run_end, row_first, labels, sx, sy, lut, lut_base, out, base, s0, s1, write, checksum):
     """Write one slice's values through ``lut`` and return the crc32c of its component ids.
 
@@ -86,7 +86,7 @@ def _write_slice(run_start, run_end, row_first, labels, sx, sy, lut, lut_base, o
     return crc ^ np.uint32(0xFFFFFFFF)
 
 
-@njit(cache=True, nogil=True)
+@kernel(internal=True)
 def _transpose_out(scratch, n, sx, sy, out, base, s0, s1):
     """Write ``n`` Fortran-order slices from ``scratch`` into consecutive z of a z-fastest output.
 
@@ -109,7 +109,7 @@ def _transpose_out(scratch, n, sx, sy, out, base, s0, s1):
                     out[at + k] = tile[j, k]
 
 
-@njit(cache=True, nogil=True)
+@kernel(inline=True)
 def _decode_slice(
     buf, start, end, sx, sy, permissible, markov_order, markov_table,
     conn, nwords, moves, starts, stack,
@@ -136,7 +136,7 @@ def _decode_slice(
     return status.OK, count
 
 
-@njit(cache=True, nogil=True)
+@kernel(internal=True)
 def _accumulate(run_start, run_end, row_first, labels, sy, lut_base, stats):
     """Add one slice's runs to its components' rows of ``stats`` (see :func:`decode_block`)."""
     for y in range(sy):
@@ -154,7 +154,7 @@ def _accumulate(run_start, run_end, row_first, labels, sy, lut_base, stats):
             stats[row, 6] = max(stats[row, 6], y)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def decode_block(
     buf, code_offsets, sx, sy, permissible, markov_order, markov_table,
     lut_offsets, lut, pin_ptr, pin_xy, pin_val,

@@ -7,14 +7,20 @@ uses (:func:`.ccl.label_runs`), so both number them identically.
 """
 
 import numpy as np
-from numba import njit
 
 from .ccl import label_runs
-from .chains import build_crack_graph, chain_codepoints, extract_chains, pack_codepoints, write_chain_index
+from .chains import (
+    build_crack_graph,
+    chain_codepoints,
+    extract_chains,
+    pack_codepoints,
+    write_chain_index,
+)
 from .decode import _write_slice
+from .jit import kernel
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def count_equal(after, before):
     """Number of positions where ``after`` equals ``before`` (arrays of one size)."""
     count = 0
@@ -23,13 +29,13 @@ def count_equal(after, before):
     return count
 
 
-@njit(cache=True, nogil=True, inline='always')
+@kernel(inline=True)
 def _compare(after, before, equal):
     for i in range(after.size):
         equal[i] = after[i] == before[i]
 
 
-@njit(cache=True, nogil=True)
+@kernel(internal=True)
 def _pack_row(equal, sx, conn, at):
     """Pack ``equal[0:sx]`` (bytes 0/1) into bits at ``conn[at:]``, eight pixels per multiply."""
     nfull = sx >> 3
@@ -44,7 +50,7 @@ def _pack_row(equal, sx, conn, at):
         conn[at + (x >> 6)] |= np.uint64(equal[x]) << np.uint64(x & 63)
 
 
-@njit(cache=True, nogil=True)
+@kernel(internal=True)
 def pixel_connectivity(flat, base, sx, sy, conn, nwords, equal):
     """Connectivity bitsets (see :mod:`.crack_code`) with a bit set between equal neighbours.
 
@@ -62,7 +68,7 @@ def pixel_connectivity(flat, base, sx, sy, conn, nwords, equal):
             _pack_row(equal, sx, conn, (sy + y) * nwords)
 
 
-@njit(cache=True, nogil=True, inline='always')
+@kernel(inline=True)
 def _grow(buffer, needed):
     """``buffer``, or a larger copy of it holding at least ``needed`` items."""
     if needed <= buffer.size:
@@ -73,7 +79,7 @@ def _grow(buffer, needed):
     return bigger
 
 
-@njit(cache=True, nogil=True, inline='always')
+@kernel(inline=True)
 def _room(scratch, needed):
     """``scratch``, or a larger uninitialised one holding at least ``needed`` items."""
     if needed <= scratch.size:
@@ -81,7 +87,7 @@ def _room(scratch, needed):
     return np.empty(max(needed, 2 * scratch.size), dtype=scratch.dtype)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def block_connectivity(flat, sx, sy, nz, conn):
     """The connectivity bitsets of slices ``0 .. nz - 1`` of ``flat`` (Fortran order), slice z's at
     ``conn[z * n : (z + 1) * n]`` with ``n = (2 * sy + 1) * (sx // 64 + 1)``: the only step of
@@ -93,7 +99,7 @@ def block_connectivity(flat, sx, sy, nz, conn):
         pixel_connectivity(flat, z * sx * sy, sx, sy, conn[z * per_slice : (z + 1) * per_slice], nwords, equal)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def encode_slices(conn_all, sx, sy, nz, permissible, checksum):
     """Encode slices ``0 .. nz - 1`` from their connectivity bitsets (see :func:`block_connectivity`).
 

@@ -1,10 +1,11 @@
 """Little-endian integers of 1 to 8 bytes inside uint8 arrays (callers check the bounds)."""
 
 import numpy as np
-from numba import njit
+
+from .jit import kernel
 
 
-@njit(cache=True, nogil=True, inline='always')
+@kernel(inline=True)
 def read_uint(buf, pos, width):
     """The unsigned integer of ``width`` bytes at ``buf[pos]``."""
     value = np.uint64(0)
@@ -13,7 +14,7 @@ def read_uint(buf, pos, width):
     return value
 
 
-@njit(cache=True, nogil=True, inline='always')
+@kernel(inline=True)
 def put_uint(out, pos, value, width):
     """Write ``value`` as ``width`` bytes at ``out[pos]``; returns the offset after it."""
     for i in range(width):
@@ -32,4 +33,4 @@ def byte_width_of(value: int) -> int:
     return 8
 
 
-byte_width = njit(cache=True, nogil=True, inline='always')(byte_width_of)
+byte_width = kernel(inline=True)(byte_width_of)

@@ -10,9 +10,9 @@ lexicographic list of permutations of (0, 1, 2, 3).
 """
 
 import numpy as np
-from numba import njit
 
 from . import status
+from .jit import kernel
 
 # Prefix code of Markov ranks, looked up by the next three payload bits
 # (stream order, least significant first): 0 -> rank 0, 10 -> 1, 110 -> 2, 111 -> 3.
@@ -33,7 +33,7 @@ _PERMUTATIONS = np.array(
 )
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def parse_markov_model(model_bytes, order):
     """Unpack a stored Markov model into a ``[context * 4 + rank] -> symbol`` table.
 
@@ -54,7 +54,7 @@ def parse_markov_model(model_bytes, order):
     return table, status.OK
 
 
-@njit(cache=True, nogil=True)
+@kernel(internal=True)
 def read_moves_markov(buf, start, end, table, order, moves):
     """Decode a Markov-coded payload into moves (differences undone).
 
@@ -109,12 +109,12 @@ DENSE_CONTEXTS = 4**10
 _UNSEEN = 23  # permutation index of the ranking (3, 2, 1, 0) that a context without counts gets
 
 
-@njit(cache=True, nogil=True)
+@kernel(internal=True)
 def _symbol(codes, start, i):
     return (codes[start + (i >> 2)] >> (2 * (i & 3))) & 3
 
 
-@njit(cache=True, nogil=True)
+@kernel(internal=True)
 def _slot(keys, context, insert):
     """Row of ``context``: itself for a dense table (``keys`` empty), else its hash slot (-1 if absent)."""
     if keys.size == 0:
@@ -131,7 +131,7 @@ def _slot(keys, context, insert):
     return h
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def count_contexts(codes, payload_starts, ncodepoints, order, keys, counts):
     """Add the occurrences of each symbol in each context over slices' 2-bit packed payloads to ``counts``.
 
@@ -149,7 +149,7 @@ def count_contexts(codes, payload_starts, ncodepoints, order, keys, counts):
             ctx = (ctx >> 2) | (np.int64(symbol) << shift)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def rank_symbols(counts, keys, order):
     """Per context, each symbol's rank (most frequent first, ties to the larger symbol) and the
     stored model bytes. Returns ``(rank_of, model)``, ``rank_of`` indexed like ``counts``."""
@@ -196,7 +196,7 @@ def rank_symbols(counts, keys, order):
     return rank_of, model
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def encode_markov(codes, start, n, rank_of, keys, order, out, pos):
     """Markov-code the ``n`` packed symbols at ``codes[start]`` into ``out[pos:]``; returns the end offset."""
     if n == 0:

@@ -18,19 +18,19 @@ marks the component it crosses in each slice of that range.
 import heapq
 
 import numpy as np
-from numba import njit
 
 from .ccl import label_runs, run_at
 from .encode import pixel_connectivity
+from .jit import kernel
 
 
-@njit(cache=True, nogil=True)
+@kernel(internal=True)
 def _mark_run_ends(here, below, end, z):
     for i in range(here.size):
         end[i] = z if here[i] != below[i] else end[i]
 
 
-@njit(cache=True, nogil=True)
+@kernel(internal=True)
 def _gather_run_starts(here, above, end, out):
     n = 0
     for i in range(here.size):
@@ -40,7 +40,7 @@ def _gather_run_starts(here, above, end, out):
     return n
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def run_ends(flat, sx, sy, z_start, z_end, z_cap):
     """Where the label run starting at each run-start pixel of slices ``z_start .. z_end - 1`` ends.
 
@@ -73,7 +73,7 @@ def run_ends(flat, sx, sy, z_start, z_end, z_cap):
     return ptr, ends
 
 
-@njit(cache=True, nogil=True)
+@kernel(internal=True)
 def _slice_components(flat, here, sx, sy, nwords, conn, equal, runs):
     """Label the components of the slice at ``flat[here:]``; ``runs`` = (start, end, parent, label)
     scratch, replaced by larger arrays when the slice has more runs. Returns (count, runs)."""
@@ -88,14 +88,14 @@ def _slice_components(flat, here, sx, sy, nwords, conn, equal, runs):
     return count, runs
 
 
-@njit(cache=True, nogil=True)
+@kernel(internal=True)
 def _run_scratch(sx, sy):
     size = min(sx * sy, 4 * sy + 1024)
     return (np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64),
             np.empty(size, dtype=np.int64), np.empty(sy + 1, dtype=np.int64))
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def place_pins(flat, sx, sy, z_start, z_end, z_global, ptr, ptr_first, ends, end, top, owner, active, pins,
                pin_values, counters):
     """Place pins for slices ``z_start .. z_end - 1`` of ``flat`` (local z; slice z - 1 is present
@@ -211,7 +211,7 @@ def place_pins(flat, sx, sy, z_start, z_end, z_global, ptr, ptr_first, ends, end
     return z_end, 0
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def select_cover(offsets, crossed, ncomponents, pin_bytes, cc_bytes):
     """Greedy weighted set cover: repeatedly keep the candidate pin that covers the most components
     not yet covered, while that saves more than listing them would. Returns the kept mask."""
@@ -238,7 +238,7 @@ def select_cover(offsets, crossed, ncomponents, pin_bytes, cc_bytes):
     return kept
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def pin_crossings(flat, sx, sy, z_start, z_end, z_global, pins, by_first, offsets, crossed, state):
     """Record the component (id within its slice) each pin crosses in slices ``z_start .. z_end - 1``
     (local z).
@@ -275,7 +275,7 @@ def pin_crossings(flat, sx, sy, z_start, z_end, z_global, pins, by_first, offset
         state[1] = kept
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def improve_cover(offsets, crossed, order, multiplicity, pin_bytes, cc_bytes, first, last, listed):
     """Lower the cost of a cover in place.
 

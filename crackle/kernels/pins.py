@@ -6,13 +6,13 @@ difference-coded global component ids.
 """
 
 import numpy as np
-from numba import njit
 
 from . import status
 from .integers import put_uint, read_uint
+from .jit import kernel
 
 
-@njit(cache=True, nogil=True)
+@kernel(internal=True)
 def _read_count(rec, pos, count_width, item_width):
     """A record's item count and the position after it; -1 if that many items would overrun ``rec``."""
     if pos + count_width > rec.size:
@@ -24,7 +24,7 @@ def _read_count(rec, pos, count_width, item_width):
     return np.int64(count), pos
 
 
-@njit(cache=True, nogil=True)
+@kernel(internal=True)
 def _read_ascending(rec, pos, n, width, limit, out, at):
     """Undo the difference coding of ``n`` values into ``out[at:]``; False if one reaches ``limit``."""
     value = np.uint64(0)
@@ -36,7 +36,7 @@ def _read_ascending(rec, pos, n, width, limit, out, at):
     return True
 
 
-@njit(cache=True, nogil=True)
+@kernel(internal=True)
 def _scan_records(rec, nlabels, count_width, index_width, depth_width, cc_width, voxels,
                   total_components, pin_label, pin_index, pin_depth, cc_label, cc_id):
     """Check and store every record; returns ``(status, pins, components)``."""
@@ -70,7 +70,7 @@ def _scan_records(rec, nlabels, count_width, index_width, depth_width, cc_width,
     return status.OK, npins, nccs
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def read_pin_records(rec, nlabels, count_width, index_width, depth_width, cc_width, voxels, total_components):
     """Parse every pin record, in one pass into arrays as long as the section could fill.
 
@@ -90,14 +90,14 @@ def read_pin_records(rec, nlabels, count_width, index_width, depth_width, cc_wid
             cc_label[:nccs].copy(), cc_id[:nccs].copy())
 
 
-@njit(cache=True, nogil=True)
+@kernel(internal=True)
 def _slice_span(pin_index, pin_depth, p, sxy, z_start, z_end):
     first = pin_index[p] // sxy
     depth = min(max(pin_depth[p], 0), z_end)
     return max(first, z_start), min(first + depth + 1, z_end)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def pins_by_slice(pin_index, pin_depth, sxy, z_start, z_end, limit):
     """Group the pins crossing slices ``z_start .. z_end - 1`` by slice.
 
@@ -135,7 +135,7 @@ def pins_by_slice(pin_index, pin_depth, sxy, z_start, z_end, limit):
     return status.OK, ptr, xy, pin
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def write_pin_records(pin_ptr, pin_index, pin_depth, cc_ptr, cc_id, count_width, index_width, depth_width,
                       cc_width, out):
     """Write one record per label: label i owns pins ``pin_ptr[i] : pin_ptr[i + 1]`` (ascending

@@ -1,14 +1,14 @@
 """2x2 mode pooling of label slices, with crackle-codec's choices for ties and edges."""
 
-from numba import njit
+from .jit import kernel
 
 
-@njit(cache=True, nogil=True)
+@kernel(internal=True)
 def _same(p, q, sparse):
     return p == q and not (sparse and p == 0)
 
 
-@njit(cache=True, nogil=True)
+@kernel(internal=True)
 def _mode4(a, b, c, d, sparse):
     """Mode of the block ``a b / c d`` ((x, y), (x+1, y), (x, y+1), (x+1, y+1)): the first value in
     this order of tests that repeats; with no repeat, ``d`` (with ``sparse``, 0 never counts and a
@@ -30,7 +30,7 @@ def _mode4(a, b, c, d, sparse):
     return d
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def mode_pool(slab, sparse, out, z_first, z_last):
     """``out[x, y, z]`` = mode of ``slab[2x : 2x + 2, 2y : 2y + 2, z]`` for z in ``z_first .. z_last - 1``;
     a block cut by the edge of the slice takes its first pixel."""

@@ -1,16 +1,16 @@
 """Rewriting crack codes between Markov models: any slice's moves back to plain 2-bit form."""
 
 import numpy as np
-from numba import njit
 
 from . import status
 from .crack_code import read_chain_starts, read_moves_plain
+from .jit import kernel
 from .markov import read_moves_markov
 
 _NONE = -1
 
 
-@njit(cache=True, nogil=True)
+@kernel(internal=True)
 def chain_extent(moves, n, nchains):
     """Codepoints that the first ``nchains`` chains use (the rest is padding); -1 if they run past
     the ``n`` decoded. ``moves`` are undifferenced codepoints (0 up, 1 right, 2 down, 3 left)."""
@@ -35,7 +35,7 @@ def chain_extent(moves, n, nchains):
     return -1
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def to_plain(buf, code_offsets, sx, sy, order, table, max_code_len, out, ends, ncodepoints):
     """Write every slice's crack code with plain 2-bit moves (as the encoder makes them) into
     ``out``; slice z ends at ``ends[z]`` and holds ``ncodepoints[z]`` moves.

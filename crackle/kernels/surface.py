@@ -1,9 +1,9 @@
 """Surface voxels of a labelled block: a label differs among the 8 in-plane and 2 z neighbours."""
 
-from numba import njit
+from .jit import kernel
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def surface_mask(block, z_first, z_last, bottom, top, out, k_first, k_last):
     """``out[x, y, k]`` for slice ``z_first + k`` of ``block`` (k in ``k_first .. k_last - 1``): whether
     a neighbour (8 in the slice, the slices before and after) differs or lies outside the volume.

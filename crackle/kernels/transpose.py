@@ -1,9 +1,9 @@
 """Fortran-order copies of 3-D arrays in any memory order, a tile at a time."""
 
-from numba import njit
+from .jit import kernel
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def fortran_copy(source, out):
     """``out[...] = source`` for a Fortran-order ``out``, in tiles of one cache line of x (64 bytes)
     by four of z, so that a C-order source (z fastest) is read, and ``out`` (x fastest) written,

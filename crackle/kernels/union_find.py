@@ -1,10 +1,11 @@
 """Union-find over slice components, linked through pixel neighbourhoods of component-id images."""
 
 import numpy as np
-from numba import njit
+
+from .jit import kernel
 
 
-@njit(cache=True, nogil=True, inline='always')
+@kernel(inline=True)
 def find(parent, c):
     """Root of ``c``, halving the path on the way."""
     while parent[c] != c:
@@ -13,7 +14,7 @@ def find(parent, c):
     return c
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def union(parent, a, b):
     """Join the sets of ``a`` and ``b`` (the smaller root becomes the root)."""
     a = find(parent, a)
@@ -24,7 +25,7 @@ def union(parent, a, b):
         parent[a] = b
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def run_ends(plane):
     """For each pixel of a 2-D component-id image, the x where its run along x ends."""
     sx, sy = plane.shape
@@ -38,7 +39,7 @@ def run_ends(plane):
     return ends
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def link(first, first_ends, second, second_ends, dx, dy, foreground, kind, parent):
     """Join components ``first[x, y]`` and ``second[x + dx, y + dy]`` (2-D component-id images)
     when both are foreground and of the same kind (``kind[c]``: the label, or one value for every
@@ -56,7 +57,7 @@ def link(first, first_ends, second, second_ends, dx, dy, foreground, kind, paren
             x = min(first_ends[x, y], second_ends[x + dx, y + dy] - dx)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def flatten(parent, foreground):
     """New label of every component: its set's number (1, 2, ... in order of the sets' smallest
     component), 0 for background. Returns ``(labels, count)``."""
@@ -75,14 +76,14 @@ def flatten(parent, foreground):
     return labels, count
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def union_pairs(parent, first, second):
     """Join the sets of ``first[i]`` and ``second[i]`` for every ``i``."""
     for i in range(first.size):
         union(parent, first[i], second[i])
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def roots(parent):
     """The root of every element (the smallest element of its set)."""
     out = np.empty_like(parent)
