@@ -11,14 +11,14 @@ from typing import Optional
 
 import numpy as np
 
+from .decoder import SliceCodes, decode_slices
 from .errors import ChecksumError, FormatError
 from .format.header import CrackFormat, CrackleHeader, unsigned_dtype
 from .format.labels import FlatLabels
 from .format.stream import MemoryStream, StreamView
 from .kernels import status
-from .kernels.decode import decode_block
 from .kernels.pins import pins_by_slice
-from .threads import map_blocks, thread_count
+from .threads import thread_count
 
 
 def stream_view(binary) -> StreamView:
@@ -290,16 +290,13 @@ def _run_kernel(view: StreamView, z_start: int, z_end: int, parallel: int, label
         if values is None:
             values = _kernel_values(view, label, np.dtype(bool) if label is not None else head.dtype)
         lut, pin_ptr, pin_xy, pin_val = _lookup_table(view, z_start, z_end, *values)
-    markov_table = view.markov_table
-
     out = None if target is None else target()
     if out is None:
-        flat = np.zeros(1, dtype=lut.dtype)
-        base = s0 = s1 = s2 = 0
+        flat, base, strides = None, 0, (0, 0, 0)
     else:
         flat = out.reshape(-1, order="A").view(lut.dtype)
-        s0, s1, s2 = (s // out.itemsize for s in out.strides)
-        base = out_z * s2
+        strides = tuple(s // out.itemsize for s in out.strides)
+        base = out_z * strides[2]
 
     lengths = np.diff(layout.code_offsets[z_start : z_end + 1])
     max_code_len = int(lengths.max()) if lengths.size else 0
@@ -323,23 +320,15 @@ def _run_kernel(view: StreamView, z_start: int, z_end: int, parallel: int, label
     statuses = np.zeros(nz, dtype=np.int32)
     crcs = np.zeros(nz, dtype=np.uint32)
     compare = bool(verify and head.format_version == 1)
-    checksum = compare or checksums
     codes, offsets = view.crack_codes(z_start, z_end)
-    args = (
+    slices = SliceCodes(
         codes, offsets, head.sx, head.sy, head.crack_format == CrackFormat.PERMISSIBLE,
-        head.markov_model_order, markov_table,
+        head.markov_model_order, view.markov_table,
         view.labels.component_offsets[z_start : z_end + 1] - view.labels.component_offsets[z_start],
-        lut, pin_ptr, pin_xy, pin_val,
-        flat, base, s0, s1, s2, out is not None, checksum,
-        max_code_len, runs_capacity,
+        pin_ptr, pin_xy, max_code_len, runs_capacity,
     )
-    stats = np.zeros((0, 7), dtype=np.int64) if stats is None else stats
-    threads = builtins.min(thread_count(parallel), nz)
-    # Small blocks balance the threads; in C order, a block spans whole cache lines of z.
-    line = 1 if s0 == 1 else 64 // lut.itemsize
-    block = nz if threads == 1 else builtins.max(line, -(-nz // (8 * threads)))
-    map_blocks(lambda b: decode_block(*args, b * block, builtins.min((b + 1) * block, nz), statuses, crcs, stats),
-               -(-nz // block), threads)
+    decode_slices(slices, lut, pin_val, flat, base, strides, compare or checksums,
+                  builtins.min(thread_count(parallel), nz), statuses, crcs, stats)
     bad = np.flatnonzero(statuses)
     if bad.size:
         i = int(bad[0])

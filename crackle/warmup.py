@@ -81,9 +81,9 @@ def _run(width: int, env: dict) -> float:
 
 def cache_location() -> str:
     """Where Numba keeps (or would keep) the compiled kernels of this installation."""
-    from .kernels.decode import decode_block
+    from .kernels.decode import decode_runs
 
-    return str(decode_block._cache._cache_path)
+    return str(decode_runs._cache._cache_path)
 
 
 def warmup(dtypes=None, progress: bool = True, processes: int = 0) -> dict:

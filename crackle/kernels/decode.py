@@ -1,16 +1,18 @@
-"""Slice decoding driver: crack codes -> components -> label lookup -> output and crc32c.
+"""Slice decoding: crack codes -> components (runs) -> label lookup -> output and crc32c.
 
-One call decodes a run of consecutive z slices on the calling thread; callers
-run contiguous blocks of slices on several threads (:mod:`crackle.threads`),
-so threads never share cache lines of the output. For each slice it:
+Decoding is split in two kernels so that only the small second one depends on
+the output dtype (each dtype compiles it, not the decoder), and a third for
+statistics that only statistics compile. Callers (:mod:`crackle.decoder`) run
+them in turns over a few slices at a time, whose runs stay in cache:
 
-1. parses the chain-start index and the moves, and walks the chains into
-   connectivity bitsets (:mod:`.crack_code`);
-2. labels the components on runs (:mod:`.ccl`) and checks their number
-   against the labels section;
-3. applies the pins that cross the slice to the lookup table;
-4. writes ``lut[first_component + component]`` over every run and, if asked,
-   computes the slice's crc32c over the component ids as little-endian u32.
+1. :func:`decode_runs` parses each slice's chain-start index and moves, walks
+   the chains into connectivity bitsets (:mod:`.crack_code`), labels the
+   components on runs (:mod:`.ccl`), checks their number against the labels
+   section, and finds the component that each pin crossing the slice sets;
+2. :func:`write_runs` applies those pins to the lookup table and writes
+   ``lut[first_component + component]`` over every run and, if asked,
+   computes the slice's crc32c over the component ids as little-endian u32;
+3. :func:`accumulate_runs` adds runs to per-component statistics.
 """
 
 import numpy as np
@@ -117,7 +119,8 @@ def _decode_slice(
 ):
     """Decode one slice's crack code into runs and component labels.
 
-    Returns ``(status, component_count)``.
+    Returns ``(status, component_count)``; the count is -1 when the slice has
+    more runs than ``run_start`` holds.
     """
     nstarts, payload, code = read_chain_starts(buf, start, end, sx, sy, starts)
     if code != status.OK:
@@ -130,38 +133,17 @@ def _decode_slice(
     code = walk_chains(moves, nmoves, starts, nstarts, sx, sy, permissible, conn, nwords, stack)
     if code != status.OK:
         return code, 0
-    count = label_runs(conn, nwords, sx, sy, run_start, run_end, row_first, parent, labels)
-    if count < 0:
-        return status.MOVE_OUT_OF_RANGE, 0
-    return status.OK, count
-
-
-@kernel(internal=True)
-def _accumulate(run_start, run_end, row_first, labels, sy, lut_base, stats):
-    """Add one slice's runs to its components' rows of ``stats`` (see :func:`decode_block`)."""
-    for y in range(sy):
-        for r in range(row_first[y], row_first[y + 1]):
-            x0 = run_start[r]
-            x1 = run_end[r]
-            n = x1 - x0
-            row = lut_base + labels[r]
-            stats[row, 0] += n
-            stats[row, 1] += (x0 + x1 - 1) * n // 2
-            stats[row, 2] += y * n
-            stats[row, 3] = min(stats[row, 3], x0)
-            stats[row, 4] = max(stats[row, 4], x1 - 1)
-            stats[row, 5] = min(stats[row, 5], y)
-            stats[row, 6] = max(stats[row, 6], y)
+    return status.OK, label_runs(conn, nwords, sx, sy, run_start, run_end, row_first, parent, labels)
 
 
 @kernel
-def decode_block(
-    buf, code_offsets, sx, sy, permissible, markov_order, markov_table,
-    lut_offsets, lut, pin_ptr, pin_xy, pin_val,
-    out, base, s0, s1, s2, write, checksum,
-    max_code_len, runs_capacity, first, last, statuses, crcs, stats,
+def decode_runs(
+    buf, code_offsets, sx, sy, permissible, markov_order, markov_table, lut_offsets, pin_ptr, pin_xy,
+    first, last, runs_capacity, conn, moves, starts, stack, parent,
+    run_start, run_end, labels, rows, bases, pin_target, statuses,
 ):
-    """Decode slices ``first .. last - 1`` of a z-range on the calling thread.
+    """Decode slices ``first ..`` of a z-range into runs, up to ``last - 1`` or until the run buffers
+    are full; returns the slice after the last one decoded (at least ``first + 1``).
 
     Parameters
     ----------
@@ -171,68 +153,116 @@ def decode_block(
     lut_offsets : int64 array
         ``lut_offsets[i]`` is the lut index of slice i's component 0; slice i
         must have exactly ``lut_offsets[i + 1] - lut_offsets[i]`` components.
-    lut : array
-        Output value of every component of the range (updated by pins).
-    pin_ptr, pin_xy, pin_val : arrays
+    pin_ptr, pin_xy : int64 arrays
         Pins crossing slice i are entries ``pin_ptr[i] : pin_ptr[i + 1]``, at
-        pixel index ``pin_xy`` (x + sx * y) with value ``pin_val``.
-    out : array
-        Flat output; voxel (x, y, i) goes to ``out[base + i * s2 + y * s1 + x * s0]``.
-    write, checksum : bool
-        Whether to write ``out`` and compute ``crcs``.
-    max_code_len, runs_capacity : int
-        Longest crack code of the range; most runs any slice may hold.
-    statuses, crcs : arrays
-        Per-slice status code and crc32c of the component ids.
-    stats : int64 array (components of the range, 7) or (0, 7)
-        When it has rows: each component's pixel count, sum of x, sum of y,
-        min x, max x, min y, max y are accumulated into its row (lut index).
+        pixel index ``pin_xy`` (x + sx * y).
+    runs_capacity : int
+        Most runs any slice of the range may hold (``parent`` holds that many;
+        the run buffers at least that many).
+    conn, moves, starts, stack, parent : arrays
+        Scratch, sized by the caller (see :class:`crackle.decoder.Buffers`).
+    run_start, run_end, labels, rows, bases : int64 arrays
+        Out: slice ``first + k``'s runs are entries ``bases[k] + rows[k, y] ..
+        bases[k] + rows[k, y + 1]`` of ``run_start``, ``run_end`` (x extent) and
+        ``labels`` (component id in the slice) for each row y; ``rows`` has a
+        row per slice a call may decode.
+    pin_target : int64 array
+        Out: the lut index each pin of a decoded slice sets.
+    statuses : int32 array
+        Out: each decoded slice's status code.
     """
     nwords = sx // 64 + 1
-    vertices = (sx + 1) * (sy + 1)
-    conn = np.empty((2 * sy + 1) * nwords, dtype=np.uint64)
-    moves = np.empty(8 * max_code_len, dtype=np.uint8)
-    starts = np.empty(min(max_code_len, vertices), dtype=np.int64)
-    stack = np.empty(min(4 * max_code_len, 3 * vertices), dtype=np.int64)
-    run_start = np.empty(runs_capacity, dtype=np.int64)
-    run_end = np.empty(runs_capacity, dtype=np.int64)
-    parent = np.empty(runs_capacity, dtype=np.int64)
-    labels = np.empty(runs_capacity, dtype=np.int64)
-    row_first = np.empty(sy + 1, dtype=np.int64)
-    # Output with z fastest (C order): slices go to a Fortran-order scratch first and are written out
-    # a cache line of z at a time, instead of one scattered write per voxel.
-    pixels = sx * sy
-    lines = write and s2 == 1 and last - first > 1
-    group = max(1, 64 // out.itemsize) if lines else 1
-    scratch = np.empty(group * pixels if lines else 0, dtype=out.dtype)
-    for i in range(first, last):
+    used = 0
+    for i in range(first, min(last, first + rows.shape[0])):
+        k = i - first
+        room = min(run_start.size - used, runs_capacity)
+        if k > 0 and room < runs_capacity and 2 * rows[k - 1, sy] > room:
+            return i  # the next call decodes it with empty buffers
+        bases[k] = used
+        row_first = rows[k]
         code, count = _decode_slice(
-            buf, code_offsets[i], code_offsets[i + 1], sx, sy, permissible,
-            markov_order, markov_table, conn, nwords, moves, starts, stack,
-            run_start, run_end, row_first, parent, labels,
+            buf, code_offsets[i], code_offsets[i + 1], sx, sy, permissible, markov_order, markov_table,
+            conn, nwords, moves, starts, stack,
+            run_start[used : used + room], run_end[used : used + room], row_first, parent, labels[used : used + room],
         )
-        if code == status.OK and count != lut_offsets[i + 1] - lut_offsets[i]:
+        if count < 0:
+            if room < runs_capacity:
+                return i
+            code = status.MOVE_OUT_OF_RANGE
+        elif code == status.OK and count != lut_offsets[i + 1] - lut_offsets[i]:
             code = status.COMPONENT_COUNT
         statuses[i] = code
         if code != status.OK:
+            row_first[sy] = 0
             continue
-        lut_base = lut_offsets[i]
         for e in range(pin_ptr[i], pin_ptr[i + 1]):
             xy = pin_xy[e]
-            r = run_at(run_start, row_first, xy % sx, xy // sx)
-            lut[lut_base + labels[r]] = pin_val[e]
-        if stats.shape[0]:
-            _accumulate(run_start, run_end, row_first, labels, sy, lut_base, stats)
+            r = run_at(run_start[used:], row_first, xy % sx, xy // sx)
+            pin_target[e] = lut_offsets[i] + labels[used + r]
+        used += row_first[sy]
+    return min(last, first + rows.shape[0])
+
+
+@kernel
+def write_runs(
+    run_start, run_end, labels, rows, bases, sx, sy, first, stop, statuses,
+    lut, lut_offsets, pin_ptr, pin_target, pin_val, out, base, s0, s1, s2, write, checksum, scratch, crcs,
+):
+    """Write slices ``first .. stop - 1``, decoded by :func:`decode_runs`, and compute their crc32c.
+
+    Each slice first applies its pins to ``lut`` (``lut[pin_target[e]] = pin_val[e]``); voxel (x, y)
+    of slice i then gets ``lut[lut_offsets[i] + component]``, at ``out[base + i * s2 + y * s1 + x * s0]``.
+    ``write`` and ``checksum`` say whether to write ``out`` and compute ``crcs[i]``; slices whose status
+    is not OK are skipped.
+
+    With z fastest (``s2 == 1``), slices go to the Fortran-order ``scratch`` first (it holds a whole
+    number of slices) and are written out a cache line of z at a time, instead of one scattered write
+    per voxel.
+    """
+    pixels = sx * sy
+    lines = write and s2 == 1 and stop - first > 1 and scratch.size >= pixels
+    group = scratch.size // pixels if lines else 1
+    for i in range(first, stop):
+        k = i - first
+        if statuses[i] != status.OK:
+            continue
+        for e in range(pin_ptr[i], pin_ptr[i + 1]):
+            lut[pin_target[e]] = pin_val[e]
+        at = bases[k]
         if lines:
-            k = (i - first) % group
+            j = k % group
             crcs[i] = _write_slice(
-                run_start, run_end, row_first, labels, sx, sy, lut, lut_base, scratch, k * pixels, np.int64(1), sx,
-                write, checksum,
+                run_start[at:], run_end[at:], rows[k], labels[at:], sx, sy, lut, lut_offsets[i],
+                scratch, j * pixels, np.int64(1), sx, write, checksum,
             )
-            if k == group - 1 or i == last - 1:
-                _transpose_out(scratch, k + 1, sx, sy, out, base + (i - k) * s2, s0, s1)
+            if j == group - 1 or i == stop - 1:
+                _transpose_out(scratch, j + 1, sx, sy, out, base + (i - j) * s2, s0, s1)
         else:
             crcs[i] = _write_slice(
-                run_start, run_end, row_first, labels, sx, sy, lut, lut_base, out, base + i * s2, s0, s1, write,
-                checksum,
+                run_start[at:], run_end[at:], rows[k], labels[at:], sx, sy, lut, lut_offsets[i],
+                out, base + i * s2, s0, s1, write, checksum,
             )
+
+
+@kernel
+def accumulate_runs(run_start, run_end, labels, rows, bases, sy, first, stop, statuses, lut_offsets, stats):
+    """Add the runs of slices ``first .. stop - 1`` (see :func:`decode_runs`) to their components' rows
+    of ``stats`` (int64, a row per lut index): pixel count, sum of x, sum of y, min x, max x, min y, max y."""
+    for i in range(first, stop):
+        if statuses[i] != status.OK:
+            continue
+        k = i - first
+        at = bases[k]
+        for y in range(sy):
+            for r in range(at + rows[k, y], at + rows[k, y + 1]):
+                x0 = run_start[r]
+                x1 = run_end[r]
+                n = x1 - x0
+                row = lut_offsets[i] + labels[r]
+                stats[row, 0] += n
+                stats[row, 1] += (x0 + x1 - 1) * n // 2
+                stats[row, 2] += y * n
+                stats[row, 3] = min(stats[row, 3], x0)
+                stats[row, 4] = max(stats[row, 4], x1 - 1)
+                stats[row, 5] = min(stats[row, 5], y)
+                stats[row, 6] = max(stats[row, 6], y)

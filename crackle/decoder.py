@@ -1,0 +1,110 @@
+"""Decoding a z-range of slices on threads: the kernels' buffers, and the loop that runs them.
+
+Threads take blocks of consecutive slices (:func:`crackle.threads.map_blocks`), so they never
+share cache lines of the output. A thread works through its block a few slices at a time:
+:func:`~crackle.kernels.decode.decode_runs` labels as many slices as its run buffers hold, then
+:func:`~crackle.kernels.decode.accumulate_runs` (for statistics) and
+:func:`~crackle.kernels.decode.write_runs` (output and checksums) read those runs while they are
+still in cache. Only ``write_runs`` depends on the output dtype, so a new dtype compiles only it.
+"""
+
+import builtins
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+from .kernels.decode import accumulate_runs, decode_runs, write_runs
+from .threads import map_blocks
+
+# Runs the buffers hold at least (3 MiB): about 20 slices of a 512 x 512 connectomics volume.
+RUNS = 1 << 17
+# Slices one decode call takes at most: a multiple of every z-fastest write group (64 // itemsize).
+SLICES = 64
+
+
+class SliceCodes(NamedTuple):
+    """The crack codes of a z-range and what decoding them needs from the rest of the stream."""
+
+    buf: np.ndarray  # uint8: every slice's crack code
+    code_offsets: np.ndarray  # int64: slice i spans code_offsets[i] : code_offsets[i + 1]
+    sx: int
+    sy: int
+    permissible: bool
+    markov_order: int
+    markov_table: np.ndarray
+    lut_offsets: np.ndarray  # int64: lut index of each slice's component 0, and the end
+    pin_ptr: np.ndarray  # int64: pins crossing slice i are entries pin_ptr[i] : pin_ptr[i + 1]
+    pin_xy: np.ndarray  # int64: pixel index (x + sx * y) of each
+    max_code_len: int  # longest crack code of the range
+    runs_capacity: int  # most runs any slice of the range may hold
+
+
+def decode_slices(
+    c: SliceCodes, lut: np.ndarray, pin_val: np.ndarray, out: Optional[np.ndarray], base: int, strides: tuple,
+    checksum: bool, threads: int, statuses: np.ndarray, crcs: np.ndarray, stats: Optional[np.ndarray] = None,
+) -> None:
+    """Decode every slice of the range ``c`` on up to ``threads`` threads.
+
+    Voxel (x, y) of slice i gets ``lut[lut_offsets[i] + component]`` (after the slice's pins set
+    theirs to ``pin_val``), at ``out[base + i * s2 + y * s1 + x * s0]`` for ``strides`` (s0, s1, s2)
+    in items of the flat ``out`` (None: write nothing). ``statuses[i]`` gets slice i's status code
+    and, with ``checksum``, ``crcs[i]`` the crc32c of its component ids. ``stats`` (int64, a row
+    of 7 per lut index), when given, accumulates each component's pixel count, sums of x and y,
+    and x and y extent.
+    """
+    nz = c.code_offsets.size - 1
+    s0, s1, s2 = strides
+    write = out is not None
+    if not write:
+        out = np.zeros(1, dtype=lut.dtype)
+    # Small blocks balance the threads; in C order, a block spans whole cache lines of z.
+    line = 1 if s0 == 1 else 64 // lut.itemsize
+    block = nz if threads == 1 else builtins.max(line, -(-nz // (8 * threads)))
+    lines = write and s2 == 1 and nz > 1
+    group = builtins.min(SLICES, 64 // lut.itemsize) if lines else 0
+    pin_target = np.empty(c.pin_xy.size, dtype=np.int64)
+    def work(b: int) -> None:
+        first, last = b * block, builtins.min((b + 1) * block, nz)
+        scratch = _scratch(c)
+        runs = _runs(c)
+        transposed = np.empty(group * c.sx * c.sy, dtype=lut.dtype)
+        while first < last:
+            stop = decode_runs(
+                c.buf, c.code_offsets, c.sx, c.sy, c.permissible, c.markov_order, c.markov_table,
+                c.lut_offsets, c.pin_ptr, c.pin_xy, first, last, c.runs_capacity, *scratch, *runs, pin_target,
+                statuses,
+            )
+            if stats is not None:
+                accumulate_runs(*runs[:5], c.sy, first, stop, statuses, c.lut_offsets, stats)
+            write_runs(
+                *runs[:5], c.sx, c.sy, first, stop, statuses, lut, c.lut_offsets, c.pin_ptr, pin_target, pin_val,
+                out, base, s0, s1, s2, write, checksum, transposed, crcs,
+            )
+            first = stop
+
+    map_blocks(work, -(-nz // block), threads)
+
+
+def _scratch(c: SliceCodes) -> tuple:
+    """``(conn, moves, starts, stack, parent)``: decode_runs's working space for one slice."""
+    nwords = c.sx // 64 + 1
+    vertices = (c.sx + 1) * (c.sy + 1)
+    return (
+        np.empty((2 * c.sy + 1) * nwords, dtype=np.uint64),
+        np.empty(8 * c.max_code_len, dtype=np.uint8),
+        np.empty(builtins.min(c.max_code_len, vertices), dtype=np.int64),
+        np.empty(builtins.min(4 * c.max_code_len, 3 * vertices), dtype=np.int64),
+        np.empty(c.runs_capacity, dtype=np.int64),
+    )
+
+
+def _runs(c: SliceCodes) -> tuple:
+    """``(run_start, run_end, labels, rows, bases)``: the runs of the slices one decode call labels."""
+    size = builtins.max(RUNS, c.runs_capacity)
+    return (
+        np.empty(size, dtype=np.int64),
+        np.empty(size, dtype=np.int64),
+        np.empty(size, dtype=np.int64),
+        np.empty((SLICES, c.sy + 1), dtype=np.int64),
+        np.empty(SLICES, dtype=np.int64),
+    )
