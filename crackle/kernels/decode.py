@@ -45,7 +45,7 @@ def _fill(out, start, stop, value, limit):
         out[start:stop] = value
 
 
-@kernel(internal=True)
+@kernel(inline=True)
 def _write_slice(run_start, run_end, row_first, labels, sx, sy, lut, lut_base, out, base, s0, s1, write, checksum):
     """Write one slice's values through ``lut`` and return the crc32c of its component ids.
 
@@ -88,7 +88,7 @@ def _write_slice(run_start, run_end, row_first, labels, sx, sy, lut, lut_base, o
     return crc ^ np.uint32(0xFFFFFFFF)
 
 
-@kernel(internal=True)
+@kernel(inline=True)
 def _transpose_out(scratch, n, sx, sy, out, base, s0, s1):
     """Write ``n`` Fortran-order slices from ``scratch`` into consecutive z of a z-fastest output.
 
@@ -229,19 +229,15 @@ def write_runs(
         for e in range(pin_ptr[i], pin_ptr[i + 1]):
             lut[pin_target[e]] = pin_val[e]
         at = bases[k]
-        if lines:
-            j = k % group
-            crcs[i] = _write_slice(
-                run_start[at:], run_end[at:], rows[k], labels[at:], sx, sy, lut, lut_offsets[i],
-                scratch, j * pixels, np.int64(1), sx, write, checksum,
-            )
-            if j == group - 1 or i == stop - 1:
-                _transpose_out(scratch, j + 1, sx, sy, out, base + (i - j) * s2, s0, s1)
-        else:
-            crcs[i] = _write_slice(
-                run_start[at:], run_end[at:], rows[k], labels[at:], sx, sy, lut, lut_offsets[i],
-                out, base + i * s2, s0, s1, write, checksum,
-            )
+        # (one call of each helper: inlined, they compile once)
+        j = k % group if lines else 0
+        target, start, step0, step1 = (scratch, j * pixels, np.int64(1), sx) if lines else (out, base + i * s2, s0, s1)
+        crcs[i] = _write_slice(
+            run_start[at:], run_end[at:], rows[k], labels[at:], sx, sy, lut, lut_offsets[i],
+            target, start, step0, step1, write, checksum,
+        )
+        if lines and (j == group - 1 or i == stop - 1):
+            _transpose_out(scratch, j + 1, sx, sy, out, base + (i - j) * s2, s0, s1)
 
 
 @kernel

@@ -124,7 +124,7 @@ def encode_slices(conn_all, sx, sy, nz, permissible, checksum):
     labels = np.empty(runs, dtype=np.int64)
     symbols = np.empty(0, dtype=np.uint8)
     stack = np.empty(0, dtype=np.int64)
-    moves_after = np.empty(0, dtype=np.int32)
+    moves_after = np.empty(0, dtype=np.int64)
     starts = np.empty(0, dtype=np.int64)
     bounds = np.empty(0, dtype=np.int64)
     codepoints = np.empty(0, dtype=np.uint8)
@@ -139,7 +139,7 @@ def encode_slices(conn_all, sx, sy, nz, permissible, checksum):
     at = np.int64(0)
     # (_write_slice's arguments for a checksum alone: typed, not literal, so that the decoder's
     # compilation for uint8 serves here too)
-    dummy = np.zeros(1, dtype=np.uint8)
+    dummy = np.empty(1, dtype=np.uint8)
     zero = np.int64(0)
     one = np.int64(1)
     for z in range(nz):
