@@ -66,7 +66,7 @@ def decode_slices(
     def work(b: int) -> None:
         first, last = b * block, builtins.min((b + 1) * block, nz)
         scratch = _scratch(c)
-        runs = _runs(c)
+        runs = _runs(c, last - first)
         transposed = np.empty(group * c.sx * c.sy, dtype=lut.dtype)
         while first < last:
             stop = decode_runs(
@@ -98,13 +98,15 @@ def _scratch(c: SliceCodes) -> tuple:
     )
 
 
-def _runs(c: SliceCodes) -> tuple:
-    """``(run_start, run_end, labels, rows, bases)``: the runs of the slices one decode call labels."""
-    size = builtins.max(RUNS, c.runs_capacity)
+def _runs(c: SliceCodes, slices: int) -> tuple:
+    """``(run_start, run_end, labels, rows, bases)``: the runs of the slices one decode call labels,
+    for a block of ``slices`` slices."""
+    size = builtins.max(c.runs_capacity, builtins.min(RUNS, slices * c.runs_capacity))
+    slices = builtins.min(SLICES, slices)
     return (
         np.empty(size, dtype=np.int64),
         np.empty(size, dtype=np.int64),
         np.empty(size, dtype=np.int64),
-        np.empty((SLICES, c.sy + 1), dtype=np.int64),
-        np.empty(SLICES, dtype=np.int64),
+        np.empty((slices, c.sy + 1), dtype=np.int64),
+        np.empty(slices, dtype=np.int64),
     )
