@@ -151,3 +151,38 @@ def test_checksum_mismatch_names_the_section(section, z):
         crackle.decompress(bytes(damaged))
     if section != "index":
         np.testing.assert_array_equal(crackle.decompress(bytes(damaged), verify=False), crackle.decompress(stream))
+
+
+
+def test_run_buffers_that_fill_mid_block(monkeypatch):
+    """Run buffers that hold only one slice's worst case: a decode call stops before a slice whose
+    runs may not fit, or after trying one that did not, and the next call starts there. Even slices
+    hold few runs, odd ones one run per pixel (more than the room left after an even slice).
+    Output in both orders, pins, checksums and statistics agree with the default buffers."""
+    import crackle.decoder
+
+    x, y = np.indices((23, 17))
+    arr = np.empty((23, 17, 12), dtype=np.uint32)
+    for z in range(0, 12, 2):
+        arr[:, :, z] = z
+        arr[3 + z : 11 + z, 2:9, z] = 100 + z
+        arr[:, :, z + 1] = (x + y) % 2 + 200 + z
+    streams = [crackle.compress(arr), crackle.compress(arr, allow_pins=True, markov_model_order=3)]
+    expected = [(crackle.voxel_counts(s), crackle.centroids(s)) for s in streams]
+    calls = []
+
+    def counted(*args):
+        calls.append(args[10])
+        return decode_runs(*args)
+
+    decode_runs = crackle.decoder.decode_runs
+    monkeypatch.setattr(crackle.decoder, "decode_runs", counted)
+    monkeypatch.setattr(crackle.decoder, "RUNS", 0)
+    for stream, (counts, centres) in zip(streams, expected):
+        for order in ("F", "C"):
+            calls.clear()
+            np.testing.assert_array_equal(decompress_range(stream, None, None, parallel=1, order=order), arr)
+            assert calls == list(range(12))  # a call per slice
+        np.testing.assert_array_equal(crackle.decompress(stream, label=102), arr == 102)
+        assert crackle.voxel_counts(stream) == counts
+        assert {k: tuple(v) for k, v in crackle.centroids(stream).items()} == {k: tuple(v) for k, v in centres.items()}

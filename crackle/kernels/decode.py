@@ -160,7 +160,7 @@ def decode_runs(
         Most runs any slice of the range may hold (``parent`` holds that many;
         the run buffers at least that many).
     conn, moves, starts, stack, parent : arrays
-        Scratch, sized by the caller (see :class:`crackle.decoder.Buffers`).
+        Scratch, sized by the caller (:func:`crackle.decoder._scratch`).
     run_start, run_end, labels, rows, bases : int64 arrays
         Out: slice ``first + k``'s runs are entries ``bases[k] + rows[k, y] ..
         bases[k] + rows[k, y + 1]`` of ``run_start``, ``run_end`` (x extent) and
