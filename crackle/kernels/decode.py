@@ -46,11 +46,47 @@ def _fill(out, start, stop, value, limit):
 
 
 @kernel(inline=True)
+def _crc_run(crc, half, held, component, n):
+    """Add ``n`` copies of ``component`` (little-endian u32) to a crc32c in progress, two per 64-bit
+    crc32 instruction. ``half`` says an id is ``held`` for its pair. Returns ``(crc, half, held)``."""
+    word = np.uint64(component) & np.uint64(0xFFFFFFFF)
+    if half:
+        crc = crc32c_u64(crc, held | (word << np.uint64(32)))
+        n -= 1
+        half = False
+    pair = word | (word << np.uint64(32))
+    for _ in range(n >> 1):
+        crc = crc32c_u64(crc, pair)
+    if n & 1:
+        half = True
+        held = word
+    return crc, half, held
+
+
+@kernel(inline=True)
+def _crc_end(crc, half, held):
+    """The finished crc32c of :func:`_crc_run`'s steps."""
+    if half:
+        crc = crc32c_u32(crc, np.uint32(held))
+    return crc ^ np.uint32(0xFFFFFFFF)
+
+
+@kernel(inline=True)
+def slice_crc(run_start, run_end, labels, nruns):
+    """The crc32c of a slice's component ids, from its ``nruns`` runs in raster order."""
+    crc = np.uint32(0xFFFFFFFF)
+    half = False
+    held = np.uint64(0)
+    for r in range(nruns):
+        crc, half, held = _crc_run(crc, half, held, labels[r], run_end[r] - run_start[r])
+    return _crc_end(crc, half, held)
+
+
+@kernel(inline=True)
 def _write_slice(run_start, run_end, row_first, labels, sx, sy, lut, lut_base, out, base, s0, s1, write, checksum):
     """Write one slice's values through ``lut`` and return the crc32c of its component ids.
 
-    The crc runs over each run's id repeated, two pixels per 64-bit crc32
-    instruction; its latency hides behind the memory-bound fills.
+    The crc runs over each run's id repeated; its latency hides behind the memory-bound fills.
     """
     crc = np.uint32(0xFFFFFFFF)
     half = False
@@ -71,21 +107,8 @@ def _write_slice(run_start, run_end, row_first, labels, sx, sy, lut, lut_base, o
                     for x in range(x0, x1):
                         out[row + x * s0] = value
             if checksum:
-                n = x1 - x0
-                word = np.uint64(component) & np.uint64(0xFFFFFFFF)
-                if half:
-                    crc = crc32c_u64(crc, held | (word << np.uint64(32)))
-                    n -= 1
-                    half = False
-                pair = word | (word << np.uint64(32))
-                for _ in range(n >> 1):
-                    crc = crc32c_u64(crc, pair)
-                if n & 1:
-                    half = True
-                    held = word
-    if half:
-        crc = crc32c_u32(crc, np.uint32(held))
-    return crc ^ np.uint32(0xFFFFFFFF)
+                crc, half, held = _crc_run(crc, half, held, component, x1 - x0)
+    return _crc_end(crc, half, held)
 
 
 @kernel(inline=True)

@@ -16,7 +16,7 @@ from .chains import (
     pack_codepoints,
     write_chain_index,
 )
-from .decode import _write_slice
+from .decode import slice_crc
 from .jit import kernel
 
 
@@ -137,11 +137,6 @@ def encode_slices(conn_all, sx, sy, nz, permissible, checksum):
     crcs = np.zeros(nz, dtype=np.uint32)
     nvalues = np.int64(0)  # (not literal zeros: callees compile once)
     at = np.int64(0)
-    # (_write_slice's arguments for a checksum alone: typed, not literal, so that the decoder's
-    # compilation for uint8 serves here too)
-    dummy = np.empty(1, dtype=np.uint8)
-    zero = np.int64(0)
-    one = np.int64(1)
     for z in range(nz):
         conn = conn_all[z * per_slice : (z + 1) * per_slice]
         count = label_runs(conn, nwords, sx, sy, run_start, run_end, row_first, parent, labels)
@@ -160,8 +155,7 @@ def encode_slices(conn_all, sx, sy, nz, permissible, checksum):
                 firsts[nvalues + labels[r]] = base + y * sx + run_start[r]
         nvalues += count
         if checksum:
-            crcs[z] = _write_slice(run_start, run_end, row_first, labels, sx, sy, dummy, zero, dummy, zero, one, sx,
-                                   np.bool_(False), np.bool_(True))
+            crcs[z] = slice_crc(run_start, run_end, labels, row_first[sy])
 
         # Symbols: at most one move per edge, a branch per edge and a terminate per branch or chain.
         edges = build_crack_graph(conn, nwords, sx, sy, permissible, adjacency)
