@@ -63,11 +63,12 @@ def decode_slices(
     lines = write and s2 == 1 and nz > 1
     group = builtins.min(SLICES, 64 // lut.itemsize) if lines else 0
     pin_target = np.empty(c.pin_xy.size, dtype=np.int64)
+
     def work(b: int) -> None:
         first, last = b * block, builtins.min((b + 1) * block, nz)
         scratch = _scratch(c)
         runs = _runs(c, last - first)
-        transposed = np.empty(group * c.sx * c.sy, dtype=lut.dtype)
+        transposed = np.empty(builtins.min(group, last - first) * c.sx * c.sy, dtype=lut.dtype)
         while first < last:
             stop = decode_runs(
                 c.buf, c.code_offsets, c.sx, c.sy, c.permissible, c.markov_order, c.markov_table,
@@ -75,9 +76,9 @@ def decode_slices(
                 statuses,
             )
             if stats is not None:
-                accumulate_runs(*runs[:5], c.sy, first, stop, statuses, c.lut_offsets, stats)
+                accumulate_runs(*runs, c.sy, first, stop, statuses, c.lut_offsets, stats)
             write_runs(
-                *runs[:5], c.sx, c.sy, first, stop, statuses, lut, c.lut_offsets, c.pin_ptr, pin_target, pin_val,
+                *runs, c.sx, c.sy, first, stop, statuses, lut, c.lut_offsets, c.pin_ptr, pin_target, pin_val,
                 out, base, s0, s1, s2, write, checksum, transposed, crcs,
             )
             first = stop
