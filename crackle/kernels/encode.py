@@ -9,13 +9,7 @@ uses (:func:`.ccl.label_runs`), so both number them identically.
 import numpy as np
 
 from .ccl import label_runs
-from .chains import (
-    build_crack_graph,
-    chain_codepoints,
-    extract_chains,
-    pack_codepoints,
-    write_chain_index,
-)
+from .chains import build_crack_graph, chain_codepoints, extract_chains, pack_codepoints, write_chain_index
 from .decode import slice_crc
 from .jit import kernel
 
