@@ -37,18 +37,39 @@ def _read_ascending(rec, pos, n, width, limit, out, at):
 
 
 @kernel(internal=True)
-def _scan_records(rec, nlabels, count_width, index_width, depth_width, cc_width, voxels,
+def _count_records(rec, nlabels, count_width, index_width, depth_width, cc_width):
+    """Walk the records by their counts alone; returns ``(status, pins, components)``."""
+    pos = 0
+    npins = 0
+    nccs = 0
+    for _ in range(nlabels):
+        n, pos = _read_count(rec, pos, count_width, index_width + depth_width)
+        if n < 0:
+            return status.RECORDS_TRUNCATED, 0, 0
+        pos += n * (index_width + depth_width)
+        npins += n
+        n, pos = _read_count(rec, pos, count_width, cc_width)
+        if n < 0:
+            return status.RECORDS_TRUNCATED, 0, 0
+        pos += n * cc_width
+        nccs += n
+    if pos != rec.size:
+        return status.RECORDS_TRAILING, 0, 0
+    return status.OK, npins, nccs
+
+
+@kernel(internal=True)
+def _fill_records(rec, nlabels, count_width, index_width, depth_width, cc_width, voxels,
                   total_components, pin_label, pin_index, pin_depth, cc_label, cc_id):
-    """Check and store every record; returns ``(status, pins, components)``."""
+    """Store every record (their counts already checked by :func:`_count_records`); returns the status."""
     pos = 0
     npins = 0
     nccs = 0
     for label in range(nlabels):
-        n, pos = _read_count(rec, pos, count_width, index_width + depth_width)
-        if n < 0:
-            return status.RECORDS_TRUNCATED, npins, nccs
+        n = np.int64(read_uint(rec, pos, count_width))
+        pos += count_width
         if not _read_ascending(rec, pos, n, index_width, voxels, pin_index, npins):
-            return status.PIN_OUT_OF_RANGE, npins, nccs
+            return status.PIN_OUT_OF_RANGE
         depths = pos + n * index_width
         for j in range(n):
             pin_label[npins + j] = label
@@ -56,44 +77,43 @@ def _scan_records(rec, nlabels, count_width, index_width, depth_width, cc_width,
         pos += n * (index_width + depth_width)
         npins += n
 
-        n, pos = _read_count(rec, pos, count_width, cc_width)
-        if n < 0:
-            return status.RECORDS_TRUNCATED, npins, nccs
+        n = np.int64(read_uint(rec, pos, count_width))
+        pos += count_width
         if not _read_ascending(rec, pos, n, cc_width, total_components, cc_id, nccs):
-            return status.CC_OUT_OF_RANGE, npins, nccs
-        for j in range(n):
-            cc_label[nccs + j] = label
+            return status.CC_OUT_OF_RANGE
+        cc_label[nccs : nccs + n] = label
         pos += n * cc_width
         nccs += n
-    if pos != rec.size:
-        return status.RECORDS_TRAILING, npins, nccs
-    return status.OK, npins, nccs
+    return status.OK
 
 
 @kernel
 def read_pin_records(rec, nlabels, count_width, index_width, depth_width, cc_width, voxels, total_components):
-    """Parse every pin record, in one pass into arrays as long as the section could fill.
+    """Parse every pin record: a pass over the counts sizes the arrays, a second fills them.
 
     Returns ``(status, pin_label, pin_index, pin_depth, cc_label, cc_id)``;
     labels are indices into the section's unique list.
     """
-    most_pins = rec.size // max(1, index_width + depth_width)  # (each count is checked against the bytes left)
-    most_ccs = rec.size // max(1, cc_width)
-    pin_label = np.empty(most_pins, dtype=np.int64)
-    pin_index = np.empty(most_pins, dtype=np.int64)
-    pin_depth = np.empty(most_pins, dtype=np.int64)
-    cc_label = np.empty(most_ccs, dtype=np.int64)
-    cc_id = np.empty(most_ccs, dtype=np.int64)
-    code, npins, nccs = _scan_records(rec, nlabels, count_width, index_width, depth_width, cc_width, voxels,
-                                      total_components, pin_label, pin_index, pin_depth, cc_label, cc_id)
-    return (code, pin_label[:npins].copy(), pin_index[:npins].copy(), pin_depth[:npins].copy(),
-            cc_label[:nccs].copy(), cc_id[:nccs].copy())
+    code, npins, nccs = _count_records(rec, nlabels, count_width, index_width, depth_width, cc_width)
+    pin_label = np.empty(npins, dtype=np.int64)
+    pin_index = np.empty(npins, dtype=np.int64)
+    pin_depth = np.empty(npins, dtype=np.int64)
+    cc_label = np.empty(nccs, dtype=np.int64)
+    cc_id = np.empty(nccs, dtype=np.int64)
+    if code == status.OK:
+        code = _fill_records(rec, nlabels, count_width, index_width, depth_width, cc_width, voxels,
+                             total_components, pin_label, pin_index, pin_depth, cc_label, cc_id)
+    return code, pin_label, pin_index, pin_depth, cc_label, cc_id
 
 
 @kernel(internal=True)
 def _slice_span(pin_index, pin_depth, p, sxy, z_start, z_end):
-    first = pin_index[p] // sxy
+    """Slices ``z0 .. z1 - 1`` of the range that pin ``p`` crosses (``z0 >= z1``: none)."""
+    index = pin_index[p]
     depth = min(max(pin_depth[p], 0), z_end)
+    if index >= z_end * sxy or index + depth * sxy < z_start * sxy:
+        return z_end, z_start  # (outside the range: decided without a division)
+    first = index // sxy
     return max(first, z_start), min(first + depth + 1, z_end)
 
 
