@@ -19,9 +19,10 @@ from .format.header import (
 )
 from .format.label_writer import flat_section, pins_section
 from .inputs import as_fortran, label_array
-from .kernels.encode import block_connectivity, count_equal, encode_slices
+from .kernels.encode import block_connectivity, count_equal
 from .kernels.markov import DENSE_CONTEXTS, count_contexts, encode_markov, rank_symbols
 from .kernels.pin_search import improve_cover, pin_crossings, place_pins, run_ends, select_cover
+from .slice_encoder import encode_slices
 from .threads import map_blocks, thread_count
 
 _BLOCK_BYTES = 64 << 20  # largest slab copied at once when the input is not in Fortran order
@@ -75,7 +76,7 @@ def _encode_all(arr, permissible: bool, threads: int) -> list:
         flat, nz = block.reshape(-1, order="F"), block.shape[2]
         conn = np.empty(nz * conn_words, dtype=np.uint64)
         block_connectivity(flat, sx, sy, nz, conn)
-        codes, code_ends, ncodepoints, counts, firsts, crcs = encode_slices(conn, sx, sy, nz, permissible, True)
+        codes, code_ends, ncodepoints, counts, firsts, crcs = encode_slices(conn, sx, sy, nz, permissible)
         return codes, code_ends, ncodepoints, counts, flat[firsts], crcs
 
     return map_blocks(lambda b: encode(b * step), -(-sz // step), threads)

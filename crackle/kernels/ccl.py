@@ -33,7 +33,7 @@ def _any_set(conn, base, x0, x1):
     return (conn[base + k1] & hi) != 0
 
 
-@kernel(internal=True)
+@kernel
 def label_runs(conn, nwords, sx, sy, run_start, run_end, row_first, parent, labels):
     """Label the components of one slice from its connectivity bitsets.
 

@@ -46,7 +46,7 @@ def _add_cracks(conn, row, sx, flip, skip_first, adjacency, vertex, near_bit, st
     return edges
 
 
-@kernel(internal=True)
+@kernel
 def build_crack_graph(conn, nwords, sx, sy, permissible, adjacency):
     """Fill ``adjacency`` ((sx + 1) * (sy + 1) vertices) from pixel connectivity bitsets.
 
@@ -126,7 +126,7 @@ def _drop_empty_branches(symbols, begin, end, pending, moves_after):
             moves_after[current] += 1
 
 
-@kernel(internal=True)
+@kernel
 def extract_chains(adjacency, sx, sy, symbols, starts, bounds, stack, moves_after):
     """Walk the crack graph into chains of symbols (moves 0-3, BRANCH, TERMINATE, SKIP).
 
@@ -215,7 +215,7 @@ def _stable_order(keys, n):
     return order
 
 
-@kernel(internal=True)
+@kernel
 def chain_codepoints(symbols, starts, bounds, nchains, codepoints):
     """Turn chains (in ascending start order) into difference-coded codepoints.
 
@@ -263,7 +263,7 @@ def chain_codepoints(symbols, starts, bounds, nchains, codepoints):
     return n
 
 
-@kernel(internal=True)
+@kernel
 def write_chain_index(starts, nchains, sx, sy, out, pos):
     """Write the u32 index size and the chain-start index at ``out[pos:]``; returns the end offset."""
     width = sx + 1
@@ -295,7 +295,7 @@ def write_chain_index(starts, nchains, sx, sy, out, pos):
     return at
 
 
-@kernel(internal=True)
+@kernel
 def pack_codepoints(codepoints, n, out, pos):
     """Pack difference-coded codepoints four per byte, least significant first; returns the end offset."""
     nbytes = (n + 3) >> 2
