@@ -75,7 +75,7 @@ def _encode_all(arr, permissible: bool, threads: int) -> list:
         block = as_fortran(arr[:, :, z0 : z0 + step])
         flat, nz = block.reshape(-1, order="F"), block.shape[2]
         conn = np.empty(nz * conn_words, dtype=np.uint64)
-        block_connectivity(flat, sx, sy, nz, conn)
+        block_connectivity(flat, 0, sx, sy, nz, conn)
         codes, code_ends, ncodepoints, counts, firsts, crcs = encode_slices(conn, sx, sy, nz, permissible)
         return codes, code_ends, ncodepoints, counts, flat[firsts], crcs
 

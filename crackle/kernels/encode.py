@@ -44,34 +44,29 @@ def _pack_row(equal, sx, conn, at):
         conn[at + (x >> 6)] |= np.uint64(equal[x]) << np.uint64(x & 63)
 
 
-@kernel(internal=True)
-def pixel_connectivity(flat, base, sx, sy, conn, nwords, equal):
-    """Connectivity bitsets (see :mod:`.crack_code`) with a bit set between equal neighbours.
-
-    ``equal`` is a byte scratch row of at least ``sx + 8`` entries; comparing
-    into it first lets the compiler vectorise the comparisons.
-    """
-    conn[sy * nwords : (sy + 1) * nwords] = 0
-    for y in range(sy):
-        row = base + y * sx
-        equal[0] = 0
-        _compare(flat[row + 1 : row + sx], flat[row : row + sx - 1], equal[1:])
-        _pack_row(equal, sx, conn, y * nwords)
-        if y > 0:
-            _compare(flat[row : row + sx], flat[row - sx : row], equal)
-            _pack_row(equal, sx, conn, (sy + y) * nwords)
-
-
 @kernel
-def block_connectivity(flat, sx, sy, nz, conn):
-    """The connectivity bitsets of slices ``0 .. nz - 1`` of ``flat`` (Fortran order), slice z's at
-    ``conn[z * n : (z + 1) * n]`` with ``n = (2 * sy + 1) * (sx // 64 + 1)``: the only step of
-    encoding that depends on the input's dtype (see :mod:`crackle.slice_encoder`)."""
+def block_connectivity(flat, base, sx, sy, nz, conn):
+    """Connectivity bitsets (see :mod:`.crack_code`), a bit set between equal neighbours, of the
+    ``nz`` slices at ``flat[base:]`` (Fortran order); slice z's at ``conn[z * n : (z + 1) * n]``
+    with ``n = (2 * sy + 1) * (sx // 64 + 1)``. The only step of encoding that depends on the
+    input's dtype (see :mod:`crackle.slice_encoder`).
+
+    Each row is compared into a byte row first, which lets the compiler vectorise the comparisons.
+    """
     nwords = sx // 64 + 1
     per_slice = (2 * sy + 1) * nwords
     equal = np.empty(sx + 8, dtype=np.uint8)
     for z in range(nz):
-        pixel_connectivity(flat, z * sx * sy, sx, sy, conn[z * per_slice : (z + 1) * per_slice], nwords, equal)
+        at = z * per_slice
+        conn[at + sy * nwords : at + (sy + 1) * nwords] = 0
+        for y in range(sy):
+            row = base + (z * sy + y) * sx
+            equal[0] = 0
+            _compare(flat[row + 1 : row + sx], flat[row : row + sx - 1], equal[1:])
+            _pack_row(equal, sx, conn, at + y * nwords)
+            if y > 0:
+                _compare(flat[row : row + sx], flat[row - sx : row], equal)
+                _pack_row(equal, sx, conn, at + (sy + y) * nwords)
 
 
 @kernel

@@ -20,7 +20,7 @@ import heapq
 import numpy as np
 
 from .ccl import label_runs, run_at
-from .encode import pixel_connectivity
+from .encode import block_connectivity
 from .jit import kernel
 
 
@@ -74,10 +74,10 @@ def run_ends(flat, sx, sy, z_start, z_end, z_cap):
 
 
 @kernel(internal=True)
-def _slice_components(flat, here, sx, sy, nwords, conn, equal, runs):
+def _slice_components(flat, here, sx, sy, nwords, conn, runs):
     """Label the components of the slice at ``flat[here:]``; ``runs`` = (start, end, parent, label)
     scratch, replaced by larger arrays when the slice has more runs. Returns (count, runs)."""
-    pixel_connectivity(flat, here, sx, sy, conn, nwords, equal)
+    block_connectivity(flat, here, sx, sy, 1, conn)
     row_first = runs[4]
     count = label_runs(conn, nwords, sx, sy, runs[0], runs[1], row_first, runs[2], runs[3])
     while count < 0:
@@ -121,14 +121,13 @@ def place_pins(flat, sx, sy, z_start, z_end, z_global, ptr, ptr_first, ends, end
     pixels = sx * sy
     nwords = sx // 64 + 1
     conn = np.empty((2 * sy + 1) * nwords, dtype=np.uint64)
-    equal = np.empty(sx + 8, dtype=np.uint8)
     runs = _run_scratch(sx, sy)
     covered = np.empty(0, dtype=np.bool_)
     best = np.empty((0, 4), dtype=np.int64)
     for z in range(z_start, z_end):
         gz = z_global + z - z_start
         here = z * pixels
-        ncomponents, runs = _slice_components(flat, here, sx, sy, nwords, conn, equal, runs)
+        ncomponents, runs = _slice_components(flat, here, sx, sy, nwords, conn, runs)
         if counters[0] + 2 * ncomponents > pins.shape[0]:
             return z, counters[0] + 2 * ncomponents
         run_start, run_end, labels, row_first = runs[0], runs[1], runs[3], runs[4]
@@ -251,7 +250,6 @@ def pin_crossings(flat, sx, sy, z_start, z_end, z_global, pins, by_first, offset
     pixels = sx * sy
     nwords = sx // 64 + 1
     conn = np.empty((2 * sy + 1) * nwords, dtype=np.uint64)
-    equal = np.empty(sx + 8, dtype=np.uint8)
     runs = _run_scratch(sx, sy)
     for z in range(z_start, z_end):
         gz = z_global + z - z_start
@@ -261,7 +259,7 @@ def pin_crossings(flat, sx, sy, z_start, z_end, z_global, pins, by_first, offset
             state[1] += 1
         if state[1] == 0:
             continue
-        _, runs = _slice_components(flat, z * pixels, sx, sy, nwords, conn, equal, runs)
+        _, runs = _slice_components(flat, z * pixels, sx, sy, nwords, conn, runs)
         run_start, labels, row_first = runs[0], runs[3], runs[4]
         kept = 0
         for a in range(state[1]):
