@@ -12,7 +12,7 @@ import numpy as np
 
 from .bits import cttz
 from .crack_code import DOWN, LEFT, RIGHT, UP
-from .integers import byte_width, put_uint
+from .integers import byte_width, put_uint, read_uint
 from .jit import kernel
 
 BRANCH, TERMINATE, SKIP = 4, 5, 6
@@ -135,7 +135,6 @@ def extract_chains(adjacency, sx, sy, symbols, starts, bounds, stack, moves_afte
     """
     width = sx + 1
     nvertices = width * (sy + 1)
-    words = adjacency[: nvertices & ~7].view(np.uint64)
     step = np.array([-width, 1, width, -1], dtype=np.int64)
     start = 0
     nsymbols = np.int64(0)  # (not a literal 0: callees compile once)
@@ -143,7 +142,7 @@ def extract_chains(adjacency, sx, sy, symbols, starts, bounds, stack, moves_afte
     bounds[0] = 0
     while True:
         while start < nvertices and adjacency[start] == 0:
-            if start & 7 == 0 and (start >> 3) < words.size and words[start >> 3] == 0:
+            if start & 7 == 0 and start + 8 <= nvertices and read_uint(adjacency, start, 8) == 0:
                 start += 8
             else:
                 start += 1

@@ -11,6 +11,7 @@ uses (:func:`.ccl.label_runs`), so both number them identically.
 import numpy as np
 
 from .decode import slice_crc
+from .integers import read_uint
 from .jit import kernel
 
 
@@ -33,12 +34,11 @@ def _compare(after, before, equal):
 def _pack_row(equal, sx, conn, at):
     """Pack ``equal[0:sx]`` (bytes 0/1) into bits at ``conn[at:]``, eight pixels per multiply."""
     nfull = sx >> 3
-    lanes = equal[: 8 * nfull].view(np.uint64)
     for k in range(sx // 64 + 1):
         conn[at + k] = 0
     for j in range(nfull):
         # Gather the low bit of each byte into the top byte (bytes are 0 or 1).
-        byte = (lanes[j] * np.uint64(0x0102040810204080)) >> np.uint64(56)
+        byte = (read_uint(equal, 8 * j, 8) * np.uint64(0x0102040810204080)) >> np.uint64(56)
         conn[at + (j >> 3)] |= byte << np.uint64(8 * (j & 7))
     for x in range(8 * nfull, sx):
         conn[at + (x >> 6)] |= np.uint64(equal[x]) << np.uint64(x & 63)
