@@ -11,7 +11,7 @@ whose second arm came out empty), so that streams are byte-identical.
 import numpy as np
 
 from .bits import cttz
-from .crack_code import DOWN, LEFT, RIGHT, UP
+from .crack_code import DOWN, DX, DY, LEFT, RIGHT, UP
 from .integers import byte_width, put_uint, read_uint
 from .jit import kernel
 
@@ -85,8 +85,7 @@ def _reroot(symbols, begin, start, width):
         end += 1
     node = start
     for p in range(begin + 1, end):
-        move = symbols[p]
-        node += (move == RIGHT) - (move == LEFT) + width * ((move == DOWN) - (move == UP))
+        node += DX[symbols[p]] + width * DY[symbols[p]]
     i = begin + 1
     j = end - 1
     while i < j:
@@ -135,7 +134,6 @@ def extract_chains(adjacency, sx, sy, symbols, starts, bounds, stack, moves_afte
     """
     width = sx + 1
     nvertices = width * (sy + 1)
-    step = np.array([-width, 1, width, -1], dtype=np.int64)
     start = 0
     nsymbols = np.int64(0)  # (not a literal 0: callees compile once)
     nchains = 0
@@ -169,7 +167,7 @@ def extract_chains(adjacency, sx, sy, symbols, starts, bounds, stack, moves_afte
                 open_branches += 1
             move = _FIRST_MOVE[edges]
             adjacency[node] = edges & ~_MOVE_BIT[move]
-            node += step[move]
+            node += DX[move] + width * DY[move]
             adjacency[node] &= ~_BACK_BIT[move]
             symbols[nsymbols] = move
             nsymbols += 1

@@ -87,8 +87,8 @@ def read_moves_plain(buf, start, end, moves):
 
 # Per move (UP, RIGHT, DOWN, LEFT): vertex step, and which crack bit it walks,
 # as (bitset, row offset from y, column offset from x); bitset 0 is xconn, 1 is yconn.
-_DX = np.array([0, 1, 0, -1], dtype=np.int64)
-_DY = np.array([-1, 0, 1, 0], dtype=np.int64)
+DX = np.array([0, 1, 0, -1], dtype=np.int64)
+DY = np.array([-1, 0, 1, 0], dtype=np.int64)
 _CRACK_SET = np.array([0, 1, 0, 1], dtype=np.int64)
 _CRACK_ROW = np.array([-1, 0, 0, 0], dtype=np.int64)
 _CRACK_COL = np.array([0, 0, 0, -1], dtype=np.int64)
@@ -136,8 +136,8 @@ def walk_chains(moves, nmoves, starts, nstarts, sx, sy, permissible, conn, nword
             if pending >= 0:
                 col = x + _CRACK_COL[pending]
                 index = _CRACK_SET[pending] * set_offset + (y + _CRACK_ROW[pending]) * nwords + (col >> 6)
-                x += _DX[pending]
-                y += _DY[pending]
+                x += DX[pending]
+                y += DY[pending]
                 if np.uint64(x) > np.uint64(sx) or np.uint64(y) > np.uint64(sy):
                     return status.MOVE_OUT_OF_RANGE
                 bit = np.uint64(1) << np.uint64(col & 63)
