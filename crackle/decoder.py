@@ -4,8 +4,10 @@ Threads take blocks of consecutive slices (:func:`crackle.threads.map_blocks`), 
 share cache lines of the output. A thread works through its block a few slices at a time:
 :func:`~crackle.kernels.decode.decode_runs` labels as many slices as its run buffers hold, then
 :func:`~crackle.kernels.decode.accumulate_runs` (for statistics) and
-:func:`~crackle.kernels.decode.write_runs` (output and checksums) read those runs while they are
-still in cache. Only ``write_runs`` depends on the output dtype, so a new dtype compiles only it.
+:func:`~crackle.kernels.decode.write_runs` (output and checksums; or
+:func:`~crackle.kernels.decode.checksum_runs`, checksums only, when nothing is written) read those
+runs while they are still in cache. Only ``write_runs`` depends on the output dtype, so a new dtype
+compiles only it.
 """
 
 import builtins
@@ -13,7 +15,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from .kernels.decode import accumulate_runs, decode_runs, write_runs
+from .kernels.decode import accumulate_runs, checksum_runs, decode_runs, write_runs
 from .threads import map_blocks
 
 # Runs the buffers hold at least (3 MiB): about 20 slices of a 512 x 512 connectomics volume.
@@ -47,21 +49,17 @@ def decode_slices(
 
     Voxel (x, y) of slice i gets ``lut[lut_offsets[i] + component]`` (after the slice's pins set
     theirs to ``pin_val``), at ``out[base + i * s2 + y * s1 + x * s0]`` for ``strides`` (s0, s1, s2)
-    in items of the flat ``out`` (None: write nothing). ``statuses[i]`` gets slice i's status code
+    in items of the flat ``out`` (None: write nothing, but apply the pins to ``lut``). ``statuses[i]`` gets slice i's status code
     and, with ``checksum``, ``crcs[i]`` the crc32c of its component ids. ``stats`` (int64, a row
     of 7 per lut index), when given, accumulates each component's pixel count, sums of x and y,
     and x and y extent.
     """
     nz = c.code_offsets.size - 1
     s0, s1, s2 = strides
-    write = out is not None
-    if not write:
-        out = np.zeros(1, dtype=lut.dtype)
     # Small blocks balance the threads; in C order, a block spans whole cache lines of z.
     line = 1 if s0 == 1 else 64 // lut.itemsize
     block = nz if threads == 1 else builtins.max(line, -(-nz // (8 * threads)))
-    lines = write and s2 == 1 and nz > 1
-    group = builtins.min(SLICES, 64 // lut.itemsize) if lines else 0
+    group = builtins.min(SLICES, 64 // lut.itemsize) if out is not None and s0 != 1 else 0
     pin_target = np.empty(c.pin_xy.size, dtype=np.int64)
 
     def work(b: int) -> None:
@@ -69,6 +67,7 @@ def decode_slices(
         scratch = _scratch(c)
         runs = _runs(c, last - first)
         transposed = np.empty(builtins.min(group, last - first) * c.sx * c.sy, dtype=lut.dtype)
+        tile = np.empty(16 * builtins.min(group, last - first), dtype=lut.dtype)
         while first < last:
             stop = decode_runs(
                 c.buf, c.code_offsets, c.sx, c.sy, c.permissible, c.markov_order, c.markov_table,
@@ -77,13 +76,18 @@ def decode_slices(
             )
             if stats is not None:
                 accumulate_runs(*runs, c.sy, first, stop, statuses, c.lut_offsets, stats)
-            write_runs(
-                *runs, c.sx, c.sy, first, stop, statuses, lut, c.lut_offsets, c.pin_ptr, pin_target, pin_val,
-                out, base, s0, s1, s2, write, checksum, transposed, crcs,
-            )
+            if out is not None:
+                write_runs(
+                    *runs, c.sx, c.sy, first, stop, statuses, lut, c.lut_offsets, c.pin_ptr, pin_target, pin_val,
+                    out, base, s0, s1, s2, checksum, transposed, tile, crcs,
+                )
+            elif checksum:
+                checksum_runs(*runs, c.sy, first, stop, statuses, crcs)
             first = stop
 
     map_blocks(work, -(-nz // block), threads)
+    if out is None and not statuses.any():
+        lut[pin_target] = pin_val  # (write_runs applies them as it writes; later pins of a voxel win)
 
 
 def _scratch(c: SliceCodes) -> tuple:

@@ -11,7 +11,8 @@ them in turns over a few slices at a time, whose runs stay in cache:
    section, and finds the component that each pin crossing the slice sets;
 2. :func:`write_runs` applies those pins to the lookup table and writes
    ``lut[first_component + component]`` over every run and, if asked,
-   computes the slice's crc32c over the component ids as little-endian u32;
+   computes the slice's crc32c over the component ids as little-endian u32
+   (:func:`checksum_runs` computes only the crc32c, for callers that write nothing);
 3. :func:`accumulate_runs` adds runs to per-component statistics.
 """
 
@@ -83,43 +84,37 @@ def slice_crc(run_start, run_end, labels, nruns):
 
 
 @kernel(inline=True)
-def _write_slice(run_start, run_end, row_first, labels, sx, sy, lut, lut_base, out, base, s0, s1, write, checksum):
-    """Write one slice's values through ``lut`` and return the crc32c of its component ids.
+def _write_slice(run_start, run_end, row_first, labels, sx, sy, lut, lut_base, out, base, checksum):
+    """Write one slice's values through ``lut`` as Fortran-order rows at ``out[base:]`` and return
+    the crc32c of its component ids (if ``checksum``).
 
     The crc runs over each run's id repeated; its latency hides behind the memory-bound fills.
     """
     crc = np.uint32(0xFFFFFFFF)
     half = False
     held = np.uint64(0)
-    # Packed rows: a run's spill lands on the next run or row of the slice, written after it.
-    limit = base + sx * sy - 15 if s0 == 1 and s1 == sx else 0
+    # A run's spill lands on the next run or row of the slice, written after it.
+    limit = base + sx * sy - 15
     for y in range(sy):
-        row = base + y * s1
+        row = base + y * sx
         for r in range(row_first[y], row_first[y + 1]):
             x0 = run_start[r]
             x1 = run_end[r]
             component = labels[r]
-            if write:
-                value = lut[lut_base + component]
-                if s0 == 1:
-                    _fill(out, row + x0, row + x1, value, limit)
-                else:
-                    for x in range(x0, x1):
-                        out[row + x * s0] = value
+            _fill(out, row + x0, row + x1, lut[lut_base + component], limit)
             if checksum:
                 crc, half, held = _crc_run(crc, half, held, component, x1 - x0)
     return _crc_end(crc, half, held)
 
 
 @kernel(inline=True)
-def _transpose_out(scratch, n, sx, sy, out, base, s0, s1):
+def _transpose_out(scratch, n, sx, sy, out, base, s0, s1, tile):
     """Write ``n`` Fortran-order slices from ``scratch`` into consecutive z of a z-fastest output.
 
-    Blocks of 16 x by the n slices go through a small tile, so reads take
+    Blocks of 16 x by the n slices go through ``tile`` (16 * n items), so reads take
     whole cache lines of each scratch slice and writes whole cache lines of z.
     """
     pixels = sx * sy
-    tile = np.empty((16, n), dtype=scratch.dtype)
     for y in range(sy):
         for x0 in range(0, sx, 16):
             width = min(16, sx - x0)
@@ -127,11 +122,11 @@ def _transpose_out(scratch, n, sx, sy, out, base, s0, s1):
             for k in range(n):
                 src = k * pixels + row
                 for j in range(width):
-                    tile[j, k] = scratch[src + j]
+                    tile[j * n + k] = scratch[src + j]
             for j in range(width):
                 at = base + (x0 + j) * s0 + y * s1
                 for k in range(n):
-                    out[at + k] = tile[j, k]
+                    out[at + k] = tile[j * n + k]
 
 
 @kernel(inline=True)
@@ -229,21 +224,21 @@ def decode_runs(
 @kernel
 def write_runs(
     run_start, run_end, labels, rows, bases, sx, sy, first, stop, statuses,
-    lut, lut_offsets, pin_ptr, pin_target, pin_val, out, base, s0, s1, s2, write, checksum, scratch, crcs,
+    lut, lut_offsets, pin_ptr, pin_target, pin_val, out, base, s0, s1, s2, checksum, scratch, tile, crcs,
 ):
     """Write slices ``first .. stop - 1``, decoded by :func:`decode_runs`, and compute their crc32c.
 
     Each slice first applies its pins to ``lut`` (``lut[pin_target[e]] = pin_val[e]``); voxel (x, y)
-    of slice i then gets ``lut[lut_offsets[i] + component]``, at ``out[base + i * s2 + y * s1 + x * s0]``.
-    ``write`` and ``checksum`` say whether to write ``out`` and compute ``crcs[i]``; slices whose status
-    is not OK are skipped.
+    of slice i then gets ``lut[lut_offsets[i] + component]``, at ``out[base + i * s2 + y * s1 + x * s0]``
+    of a Fortran-order (``s0 == 1``) or C-order (``s2 == 1``) output; ``checksum`` says whether to
+    compute ``crcs[i]``. Slices whose status is not OK are skipped.
 
-    With z fastest (``s2 == 1``), slices go to the Fortran-order ``scratch`` first (it holds a whole
-    number of slices) and are written out a cache line of z at a time, instead of one scattered write
-    per voxel.
+    In C order, slices go to the Fortran-order ``scratch`` first (it holds a whole number of slices)
+    and are written out a cache line of z at a time through ``tile`` (16 items per slice ``scratch``
+    holds), instead of one scattered write per voxel.
     """
     pixels = sx * sy
-    lines = write and s2 == 1 and stop - first > 1 and scratch.size >= pixels
+    lines = s0 != 1
     group = scratch.size // pixels if lines else 1
     for i in range(first, stop):
         k = i - first
@@ -254,13 +249,23 @@ def write_runs(
         at = bases[k]
         # (one call of each helper: inlined, they compile once)
         j = k % group if lines else 0
-        target, start, step0, step1 = (scratch, j * pixels, np.int64(1), sx) if lines else (out, base + i * s2, s0, s1)
+        target, start = (scratch, j * pixels) if lines else (out, base + i * s2)
         crcs[i] = _write_slice(
-            run_start[at:], run_end[at:], rows[k], labels[at:], sx, sy, lut, lut_offsets[i],
-            target, start, step0, step1, write, checksum,
+            run_start[at:], run_end[at:], rows[k], labels[at:], sx, sy, lut, lut_offsets[i], target, start, checksum,
         )
         if lines and (j == group - 1 or i == stop - 1):
-            _transpose_out(scratch, j + 1, sx, sy, out, base + (i - j) * s2, s0, s1)
+            _transpose_out(scratch, j + 1, sx, sy, out, base + (i - j) * s2, s0, s1, tile)
+
+
+@kernel
+def checksum_runs(run_start, run_end, labels, rows, bases, sy, first, stop, statuses, crcs):
+    """``crcs[i]``: the crc32c of the component ids of slice i, for slices ``first .. stop - 1``
+    decoded by :func:`decode_runs` (the checksums of :func:`write_runs`, writing nothing)."""
+    for i in range(first, stop):
+        if statuses[i] == status.OK:
+            k = i - first
+            at = bases[k]
+            crcs[i] = slice_crc(run_start[at:], run_end[at:], labels[at:], rows[k, sy])
 
 
 @kernel
