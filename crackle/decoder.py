@@ -49,10 +49,11 @@ def decode_slices(
 
     Voxel (x, y) of slice i gets ``lut[lut_offsets[i] + component]`` (after the slice's pins set
     theirs to ``pin_val``), at ``out[base + i * s2 + y * s1 + x * s0]`` for ``strides`` (s0, s1, s2)
-    in items of the flat ``out`` (None: write nothing, but apply the pins to ``lut``). ``statuses[i]`` gets slice i's status code
-    and, with ``checksum``, ``crcs[i]`` the crc32c of its component ids. ``stats`` (int64, a row
-    of 7 per lut index), when given, accumulates each component's pixel count, sums of x and y,
-    and x and y extent.
+    in items of the flat ``out``, Fortran (``s0 == 1``) or C order (``s2 == 1``); with ``out`` None
+    nothing is written, but the pins are still applied to ``lut``. ``statuses[i]`` gets slice i's
+    status code and, with ``checksum``, ``crcs[i]`` the crc32c of its component ids. ``stats``
+    (int64, a row of 7 per lut index), when given, accumulates each component's pixel count, sums
+    of x and y, and x and y extent.
     """
     nz = c.code_offsets.size - 1
     s0, s1, s2 = strides
