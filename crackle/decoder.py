@@ -68,7 +68,6 @@ def decode_slices(
         scratch = _scratch(c)
         runs = _runs(c, last - first)
         transposed = np.empty(builtins.min(group, last - first) * c.sx * c.sy, dtype=lut.dtype)
-        tile = np.empty(16 * builtins.min(group, last - first), dtype=lut.dtype)
         while first < last:
             stop = decode_runs(
                 c.buf, c.code_offsets, c.sx, c.sy, c.permissible, c.markov_order, c.markov_table,
@@ -80,7 +79,7 @@ def decode_slices(
             if out is not None:
                 write_runs(
                     *runs, c.sx, c.sy, first, stop, statuses, lut, c.lut_offsets, c.pin_ptr, pin_target, pin_val,
-                    out, base, s0, s1, s2, checksum, transposed, tile, crcs,
+                    out, base, s0, s1, s2, checksum, transposed, crcs,
                 )
             elif checksum:
                 checksum_runs(*runs, c.sy, first, stop, statuses, crcs)

@@ -108,25 +108,22 @@ def _write_slice(run_start, run_end, row_first, labels, sx, sy, lut, lut_base, o
 
 
 @kernel(inline=True)
-def _transpose_out(scratch, n, sx, sy, out, base, s0, s1, tile):
+def _transpose_out(scratch, n, sx, sy, out, base, s0, s1):
     """Write ``n`` Fortran-order slices from ``scratch`` into consecutive z of a z-fastest output.
 
-    Blocks of 16 x by the n slices go through ``tile`` (16 * n items), so reads take
-    whole cache lines of each scratch slice and writes whole cache lines of z.
+    Tiles of 16 x by 16 y by the n slices: a tile reads whole cache lines of each scratch slice
+    and writes whole cache lines of z (of y, when one slice fills a z-line).
     """
     pixels = sx * sy
-    for y in range(sy):
+    for y0 in range(0, sy, 16):
+        y1 = min(y0 + 16, sy)
         for x0 in range(0, sx, 16):
-            width = min(16, sx - x0)
-            row = x0 + sx * y
-            for k in range(n):
-                src = k * pixels + row
-                for j in range(width):
-                    tile[j * n + k] = scratch[src + j]
-            for j in range(width):
-                at = base + (x0 + j) * s0 + y * s1
-                for k in range(n):
-                    out[at + k] = tile[j * n + k]
+            for x in range(x0, min(x0 + 16, sx)):
+                for y in range(y0, y1):
+                    at = base + x * s0 + y * s1
+                    src = x + sx * y
+                    for k in range(n):
+                        out[at + k] = scratch[src + k * pixels]
 
 
 @kernel(inline=True)
@@ -224,7 +221,7 @@ def decode_runs(
 @kernel
 def write_runs(
     run_start, run_end, labels, rows, bases, sx, sy, first, stop, statuses,
-    lut, lut_offsets, pin_ptr, pin_target, pin_val, out, base, s0, s1, s2, checksum, scratch, tile, crcs,
+    lut, lut_offsets, pin_ptr, pin_target, pin_val, out, base, s0, s1, s2, checksum, scratch, crcs,
 ):
     """Write slices ``first .. stop - 1``, decoded by :func:`decode_runs`, and compute their crc32c.
 
@@ -234,8 +231,7 @@ def write_runs(
     compute ``crcs[i]``. Slices whose status is not OK are skipped.
 
     In C order, slices go to the Fortran-order ``scratch`` first (it holds a whole number of slices)
-    and are written out a cache line of z at a time through ``tile`` (16 items per slice ``scratch``
-    holds), instead of one scattered write per voxel.
+    and are written out a cache line of z at a time, instead of one scattered write per voxel.
     """
     pixels = sx * sy
     lines = s0 != 1
@@ -254,7 +250,7 @@ def write_runs(
             run_start[at:], run_end[at:], rows[k], labels[at:], sx, sy, lut, lut_offsets[i], target, start, checksum,
         )
         if lines and (j == group - 1 or i == stop - 1):
-            _transpose_out(scratch, j + 1, sx, sy, out, base + (i - j) * s2, s0, s1, tile)
+            _transpose_out(scratch, j + 1, sx, sy, out, base + (i - j) * s2, s0, s1)
 
 
 @kernel
