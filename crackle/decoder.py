@@ -7,7 +7,8 @@ share cache lines of the output. A thread works through its block a few slices a
 :func:`~crackle.kernels.decode.write_runs` (output and checksums; or
 :func:`~crackle.kernels.decode.checksum_runs`, checksums only, when nothing is written) read those
 runs while they are still in cache. Only ``write_runs`` depends on the output dtype, so a new dtype
-compiles only it.
+compiles only it. Markov-coded moves are decoded ahead, some slices at a time, by their own kernel
+(:func:`~crackle.kernels.markov.markov_moves`), which streams without a Markov model never compile.
 """
 
 import builtins
@@ -16,12 +17,15 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from .kernels.decode import accumulate_runs, checksum_runs, decode_runs, write_runs
+from .kernels.markov import markov_moves
 from .threads import map_blocks
 
 # Runs the buffers hold at least (3 MiB): about 20 slices of a 512 x 512 connectomics volume.
 RUNS = 1 << 17
 # Slices one decode call takes at most: a multiple of every z-fastest write group (64 // itemsize).
 SLICES = 64
+# Code bytes whose Markov-coded moves are decoded ahead at a time (at most 8 moves a byte: 2 MiB).
+MOVED_CODE = 1 << 18
 
 
 class SliceCodes(NamedTuple):
@@ -68,10 +72,13 @@ def decode_slices(
         scratch = _scratch(c)
         runs = _runs(c, last - first)
         transposed = np.empty(builtins.min(group, last - first) * c.sx * c.sy, dtype=lut.dtype)
+        moved, move_ends, moved_first, moved_last = _NO_MOVES, _NO_ENDS, first, first if c.markov_order else last
         while first < last:
+            if c.markov_order and first >= moved_last:
+                moved_first, moved_last, moved, move_ends = _markov_moves(c, first, last)
             stop = decode_runs(
-                c.buf, c.code_offsets, c.sx, c.sy, c.permissible, c.markov_order, c.markov_table,
-                c.lut_offsets, c.pin_ptr, c.pin_xy, first, last, c.runs_capacity, *scratch, *runs, pin_target,
+                c.buf, c.code_offsets, c.sx, c.sy, c.permissible, moved, move_ends, moved_first,
+                c.lut_offsets, c.pin_ptr, c.pin_xy, first, moved_last, c.runs_capacity, *scratch, *runs, pin_target,
                 statuses,
             )
             if stats is not None:
@@ -88,6 +95,23 @@ def decode_slices(
     map_blocks(work, -(-nz // block), threads)
     if out is None and not statuses.any():
         lut[pin_target] = pin_val  # (write_runs applies them as it writes; later pins of a voxel win)
+
+
+_NO_MOVES = np.empty(0, dtype=np.uint8)
+_NO_ENDS = np.empty(0, dtype=np.int64)
+
+
+def _markov_moves(c: SliceCodes, first: int, last: int) -> tuple:
+    """``(first, end, moved, move_ends)``: the Markov-coded moves of slices ``first .. end - 1``
+    (see :func:`~crackle.kernels.markov.markov_moves`), as many slices before ``last`` as
+    :data:`MOVED_CODE` code bytes hold, and at least one."""
+    offsets = c.code_offsets
+    end = int(np.searchsorted(offsets, offsets[first] + MOVED_CODE, side="right")) - 1
+    end = builtins.min(last, builtins.max(first + 1, end))
+    moved = np.empty(8 * int(offsets[end] - offsets[first]) + 8, dtype=np.uint8)  # (never empty)
+    move_ends = np.empty(end - first + 1, dtype=np.int64)
+    markov_moves(c.buf, offsets, first, end, c.markov_table, c.markov_order, moved, move_ends)
+    return first, end, moved, move_ends
 
 
 def _scratch(c: SliceCodes) -> tuple:

@@ -23,7 +23,6 @@ from .bits import crc32c_u32, crc32c_u64
 from .ccl import label_runs, run_at
 from .crack_code import read_chain_starts, read_moves_plain, walk_chains
 from .jit import kernel
-from .markov import read_moves_markov
 
 
 @kernel(inline=True)
@@ -128,11 +127,12 @@ def _transpose_out(scratch, n, sx, sy, out, base, s0, s1):
 
 @kernel(inline=True)
 def _decode_slice(
-    buf, start, end, sx, sy, permissible, markov_order, markov_table,
+    buf, start, end, sx, sy, permissible, moved, moved_start, moved_end,
     conn, nwords, moves, starts, stack,
     run_start, run_end, row_first, parent, labels,
 ):
-    """Decode one slice's crack code into runs and component labels.
+    """Decode one slice's crack code into runs and component labels; its moves are
+    ``moved[moved_start:moved_end]`` when ``moved`` is not empty (Markov-coded), else read here.
 
     Returns ``(status, component_count)``; the count is -1 when the slice has
     more runs than ``run_start`` holds.
@@ -140,8 +140,9 @@ def _decode_slice(
     nstarts, payload, code = read_chain_starts(buf, start, end, sx, sy, starts)
     if code != status.OK:
         return code, 0
-    if markov_order > 0:
-        nmoves = read_moves_markov(buf, payload, end, markov_table, markov_order, moves)
+    if moved.size:
+        moves = moved[moved_start:moved_end]
+        nmoves = moved_end - moved_start
     else:
         nmoves = read_moves_plain(buf, payload, end, moves)
     conn[:] = np.uint64(0) if permissible else np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -153,7 +154,7 @@ def _decode_slice(
 
 @kernel
 def decode_runs(
-    buf, code_offsets, sx, sy, permissible, markov_order, markov_table, lut_offsets, pin_ptr, pin_xy,
+    buf, code_offsets, sx, sy, permissible, moved, move_ends, moved_first, lut_offsets, pin_ptr, pin_xy,
     first, last, runs_capacity, conn, moves, starts, stack, parent,
     run_start, run_end, labels, rows, bases, pin_target, statuses,
 ):
@@ -165,6 +166,10 @@ def decode_runs(
     buf : uint8 array
         Holds every crack code; slice i spans ``code_offsets[i] : code_offsets[i + 1]``
         (checked by the caller to lie inside ``buf``).
+    moved, move_ends, moved_first : arrays and int
+        For Markov-coded moves, decoded beforehand (:func:`.markov.markov_moves`): slice i's are
+        ``moved[move_ends[i - moved_first] : move_ends[i - moved_first + 1]]``. Empty ``moved``:
+        plain moves, read here.
     lut_offsets : int64 array
         ``lut_offsets[i]`` is the lut index of slice i's component 0; slice i
         must have exactly ``lut_offsets[i + 1] - lut_offsets[i]`` components.
@@ -195,8 +200,10 @@ def decode_runs(
             return i  # the next call decodes it with empty buffers
         bases[k] = used
         row_first = rows[k]
+        m = i - moved_first
         code, count = _decode_slice(
-            buf, code_offsets[i], code_offsets[i + 1], sx, sy, permissible, markov_order, markov_table,
+            buf, code_offsets[i], code_offsets[i + 1], sx, sy, permissible,
+            moved, move_ends[m] if moved.size else 0, move_ends[m + 1] if moved.size else 0,
             conn, nwords, moves, starts, stack,
             run_start[used : used + room], run_end[used : used + room], row_first, parent, labels[used : used + room],
         )

@@ -12,6 +12,7 @@ lexicographic list of permutations of (0, 1, 2, 3).
 import numpy as np
 
 from . import status
+from .integers import read_uint
 from .jit import kernel
 
 # Prefix code of Markov ranks, looked up by the next three payload bits
@@ -101,6 +102,23 @@ def read_moves_markov(buf, start, end, table, order, moves):
         n += 1
     return n
 
+
+
+@kernel
+def markov_moves(buf, code_offsets, first, last, table, order, moved, move_ends):
+    """Decode the Markov-coded moves of slices ``first .. last - 1`` (slice i's crack code spans
+    ``code_offsets[i] : code_offsets[i + 1]`` of ``buf``, its moves follow its chain-start index):
+    slice ``first + k``'s go to ``moved[move_ends[k] : move_ends[k + 1]]``. ``moved`` needs 8 items
+    per code byte. A slice whose index overruns its code gets none (its decoding reports it)."""
+    at = 0
+    move_ends[0] = 0
+    for i in range(first, last):
+        start, end = code_offsets[i], code_offsets[i + 1]
+        if end - start >= 4:
+            size = read_uint(buf, start, np.int64(4))
+            if size <= np.uint64(end - start - 4):
+                at += read_moves_markov(buf, start + 4 + np.int64(size), end, table, order, moved[at:])
+        move_ends[i - first + 1] = at
 
 
 # Up to this many contexts, statistics live in a table indexed by context; beyond it (orders 11-15)

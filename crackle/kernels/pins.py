@@ -36,12 +36,12 @@ def _read_ascending(rec, pos, n, width, limit, out, at):
     return True
 
 
-@kernel(internal=True)
+@kernel(inline=True)
 def _count_records(rec, nlabels, count_width, index_width, depth_width, cc_width):
     """Walk the records by their counts alone; returns ``(status, pins, components)``."""
-    pos = 0
-    npins = 0
-    nccs = 0
+    pos = np.int64(0)  # (not literal zeros: callees compile once)
+    npins = np.int64(0)
+    nccs = np.int64(0)
     for _ in range(nlabels):
         n, pos = _read_count(rec, pos, count_width, index_width + depth_width)
         if n < 0:
@@ -58,13 +58,13 @@ def _count_records(rec, nlabels, count_width, index_width, depth_width, cc_width
     return status.OK, npins, nccs
 
 
-@kernel(internal=True)
+@kernel(inline=True)
 def _fill_records(rec, nlabels, count_width, index_width, depth_width, cc_width, voxels,
                   total_components, pin_label, pin_index, pin_depth, cc_label, cc_id):
     """Store every record (their counts already checked by :func:`_count_records`); returns the status."""
-    pos = 0
-    npins = 0
-    nccs = 0
+    pos = np.int64(0)  # (not literal zeros: callees compile once)
+    npins = np.int64(0)
+    nccs = np.int64(0)
     for label in range(nlabels):
         n = np.int64(read_uint(rec, pos, count_width))
         pos += count_width
