@@ -19,12 +19,15 @@ from tests.children import ROOT, child_env
 RECORDER = """
 import json, sys, time
 from numba.core import event
-compiled = []
+compiled, literal = [], []
 class Recorder(event.Listener):
     def on_start(self, ev):
         pass
     def on_end(self, ev):
-        compiled.append(ev.data["dispatcher"].py_func.__name__)
+        function = ev.data["dispatcher"].py_func
+        compiled.append(function.__name__)
+        if function.__module__.startswith("crackle") and any("Literal" in str(a) for a in ev.data["args"]):
+            literal.append(function.__name__ + str(ev.data["args"]))
 event.register("numba:compile", Recorder())
 """
 DECODE = RECORDER + """
@@ -38,7 +41,7 @@ EXERCISE = RECORDER + """
 import numpy as np
 from crackle.warmup import exercise
 exercise(np.dtype(sys.argv[1]))
-print(json.dumps({"compiled": compiled}))
+print(json.dumps({"compiled": compiled, "literal": literal}))
 """
 # Kernels that exercise() cannot reach: the table CRC-32C runs only on hosts without SSE4.2.
 UNREACHED = {"_crc32c_bytes_table", "_crc32c_u64_table", "_crc32c_u32_table"}
@@ -98,6 +101,14 @@ def test_warmup_command_fills_the_cache(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "crackle", "warmup", "float32"], env=env, capture_output=True,
                          text=True)
     assert bad.returncode == 1 and "float32" in bad.stderr
+
+
+def test_no_kernel_compiles_for_a_literal_argument(tmp_path):
+    """A constant argument at a call site (``0``, ``True``) reaches a kernel as a literal type, and
+    Numba compiles the kernel again for it: every kernel ``exercise`` reaches (from an empty cache)
+    compiles for plain types only."""
+    result = run_child(EXERCISE, "uint8", env=child_env(NUMBA_CACHE_DIR=str(tmp_path / "cache")))
+    assert result["compiled"] and result["literal"] == []
 
 
 def test_a_read_only_install_caches_in_the_user_folder(tmp_path, small_stream):

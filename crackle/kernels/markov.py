@@ -163,7 +163,7 @@ def count_contexts(codes, payload_starts, ncodepoints, order, keys, counts):
         ctx = np.int64(0)
         for i in range(ncodepoints[z]):
             symbol = _symbol(codes, payload_starts[z], i)
-            counts[_slot(keys, ctx, True), symbol] += 1
+            counts[_slot(keys, ctx, np.bool_(True)), symbol] += 1
             ctx = (ctx >> 2) | (np.int64(symbol) << shift)
 
 
@@ -220,13 +220,13 @@ def encode_markov(codes, start, n, rank_of, keys, order, out, pos):
     if n == 0:
         return pos
     shift = 2 * (order - 1)
-    first = _symbol(codes, start, 0)
+    first = _symbol(codes, start, np.int64(0))
     acc = np.uint64(first)
     nbits = 2
     ctx = np.int64(first) << shift
     for i in range(1, n):
         symbol = _symbol(codes, start, i)
-        rank = rank_of[_slot(keys, ctx, False), symbol]
+        rank = rank_of[_slot(keys, ctx, np.bool_(False)), symbol]
         # rank 0 -> 0, 1 -> 1 0, 2 -> 1 1 0, 3 -> 1 1 1 (first bit least significant)
         code = (np.uint64(1) << np.uint64(rank)) - np.uint64(1)
         length = rank + 1 if rank < 3 else 3

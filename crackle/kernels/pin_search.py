@@ -77,7 +77,7 @@ def run_ends(flat, sx, sy, z_start, z_end, z_cap):
 def _slice_components(flat, here, sx, sy, nwords, conn, runs):
     """Label the components of the slice at ``flat[here:]``; ``runs`` = (start, end, parent, label)
     scratch, replaced by larger arrays when the slice has more runs. Returns (count, runs)."""
-    block_connectivity(flat, here, sx, sy, 1, conn)
+    block_connectivity(flat, here, sx, sy, np.int64(1), conn)  # (not a literal: one signature)
     row_first = runs[4]
     count = label_runs(conn, nwords, sx, sy, runs[0], runs[1], row_first, runs[2], runs[3])
     while count < 0:

@@ -53,7 +53,7 @@ def link(first, first_ends, second, second_ends, dx, dy, foreground, kind, paren
             a = first[x, y]
             b = second[x + dx, y + dy]
             if a != b and foreground[a] and foreground[b] and kind[a] == kind[b]:
-                union(parent, a, b)
+                union(parent, np.int64(a), np.int64(b))
             x = min(first_ends[x, y], second_ends[x + dx, y + dy] - dx)
 
 
