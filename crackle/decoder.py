@@ -26,6 +26,9 @@ RUNS = 1 << 17
 SLICES = 64
 # Code bytes whose Markov-coded moves are decoded ahead at a time (at most 8 moves a byte: 2 MiB).
 MOVED_CODE = 1 << 18
+# What decode_runs gets for moves it reads itself (plain, not Markov-coded).
+_NO_MOVES = np.empty(0, dtype=np.uint8)
+_NO_ENDS = np.empty(0, dtype=np.int64)
 
 
 class SliceCodes(NamedTuple):
@@ -95,10 +98,6 @@ def decode_slices(
     map_blocks(work, -(-nz // block), threads)
     if out is None and not statuses.any():
         lut[pin_target] = pin_val  # (write_runs applies them as it writes; later pins of a voxel win)
-
-
-_NO_MOVES = np.empty(0, dtype=np.uint8)
-_NO_ENDS = np.empty(0, dtype=np.int64)
 
 
 def _markov_moves(c: SliceCodes, first: int, last: int) -> tuple:

@@ -76,8 +76,8 @@ def _encode_all(arr, permissible: bool, threads: int) -> list:
         flat, nz = block.reshape(-1, order="F"), block.shape[2]
         conn = np.empty(nz * conn_words, dtype=np.uint64)
         block_connectivity(flat, 0, sx, sy, nz, conn)
-        codes, code_ends, ncodepoints, counts, firsts, crcs = encode_slices(conn, sx, sy, nz, permissible)
-        return codes, code_ends, ncodepoints, counts, flat[firsts], crcs
+        codes, code_ends, ncodepoints, counts, voxels, crcs = encode_slices(conn, sx, sy, nz, permissible)
+        return codes, code_ends, ncodepoints, counts, flat[voxels], crcs
 
     return map_blocks(lambda b: encode(b * step), -(-sz // step), threads)
 

@@ -127,12 +127,12 @@ def _transpose_out(scratch, n, sx, sy, out, base, s0, s1):
 
 @kernel(inline=True)
 def _decode_slice(
-    buf, start, end, sx, sy, permissible, moved, moved_start, moved_end,
+    buf, start, end, sx, sy, permissible, moved, move_ends, m,
     conn, nwords, moves, starts, stack,
     run_start, run_end, row_first, parent, labels,
 ):
     """Decode one slice's crack code into runs and component labels; its moves are
-    ``moved[moved_start:moved_end]`` when ``moved`` is not empty (Markov-coded), else read here.
+    ``moved[move_ends[m] : move_ends[m + 1]]`` when ``moved`` is not empty (Markov-coded), else read here.
 
     Returns ``(status, component_count)``; the count is -1 when the slice has
     more runs than ``run_start`` holds.
@@ -141,8 +141,8 @@ def _decode_slice(
     if code != status.OK:
         return code, 0
     if moved.size:
-        moves = moved[moved_start:moved_end]
-        nmoves = moved_end - moved_start
+        moves = moved[move_ends[m] : move_ends[m + 1]]
+        nmoves = move_ends[m + 1] - move_ends[m]
     else:
         nmoves = read_moves_plain(buf, payload, end, moves)
     conn[:] = np.uint64(0) if permissible else np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -200,10 +200,8 @@ def decode_runs(
             return i  # the next call decodes it with empty buffers
         bases[k] = used
         row_first = rows[k]
-        m = i - moved_first
         code, count = _decode_slice(
-            buf, code_offsets[i], code_offsets[i + 1], sx, sy, permissible,
-            moved, move_ends[m] if moved.size else 0, move_ends[m + 1] if moved.size else 0,
+            buf, code_offsets[i], code_offsets[i + 1], sx, sy, permissible, moved, move_ends, i - moved_first,
             conn, nwords, moves, starts, stack,
             run_start[used : used + room], run_end[used : used + room], row_first, parent, labels[used : used + room],
         )
