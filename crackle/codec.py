@@ -234,7 +234,7 @@ def _lookup_table(view: StreamView, z_start: int, z_end: int, values: np.ndarray
         no_pins = np.zeros(z_end - z_start + 1, dtype=np.int64)
         return lut, no_pins, no_pins[:0], np.zeros(0, dtype=values.dtype)
 
-    pin_label, pin_index, pin_depth, cc_label, cc_id = view.pin_records
+    pin_label, pin_index, pin_depth, cc_label, cc_id = view.pin_records_of(z_start, z_end)
     lut = np.full(c_end - c_start, background, dtype=values.dtype)
     inside = (cc_id >= c_start) & (cc_id < c_end)
     lut[cc_id[inside] - c_start] = values[cc_label[inside]]

@@ -1,12 +1,13 @@
 """Decoding options and label queries against numpy on the decoded golden vectors."""
 
+import dataclasses
 import inspect
 
 import numpy as np
 import pytest
 
 import crackle
-from crackle.codec import decompress_range, label_z_range
+from crackle.codec import decompress_range, label_z_range, stream_view
 from tests.conftest import load_manifest, load_vector
 
 NONEMPTY = [c for c in load_manifest() if np.prod(c["shape"]) > 0]
@@ -60,6 +61,58 @@ def test_z_ranges_in_either_memory_order(order, seed):
             np.testing.assert_array_equal(part, volume[:, :, z0:z1])
     with pytest.raises(ValueError, match="order"):
         decompress_range(stream, 0, 1, order="A")
+
+
+def _first_pin_and_last_component_at(section) -> tuple:
+    """Byte offsets, in the pin records, of the first pin index and the last component id stored."""
+    count_width, index_width, depth_width, cc_width = section.widths
+    records, pos, first, last = section.records, 0, None, None
+    for _ in range(section.unique.size):
+        pins = int.from_bytes(records[pos : pos + count_width], "little")
+        first = pos + count_width if pins and first is None else first
+        pos += count_width + pins * (index_width + depth_width)
+        ids = int.from_bytes(records[pos : pos + count_width], "little")
+        pos += count_width + ids * cc_width
+        last = pos - cc_width if ids else last
+    return first, last
+
+
+@pytest.mark.parametrize("name", ["pins_optimal_24x24x10", "connectomics_64x64x16_pins_markov7"])
+def test_pin_records_of_a_z_range_are_the_volumes_that_touch_it(name):
+    stream, _ = load_vector(name)
+    view = stream_view(stream)
+    section, sz = view.labels, view.header.sz
+    label, index, depth, cc_label, cc_id = section.parse_records()
+    top, offsets = index // section.pixels, section.component_offsets
+    kept = np.zeros(2, dtype=int)
+    for z0, z1 in ((0, 1), (sz // 2, sz // 2 + 1), (1, sz - 1), (sz - 1, sz)):
+        crosses = (top < z1) & (top + depth >= z0)
+        inside = (cc_id >= offsets[z0]) & (cc_id < offsets[z1])
+        kept += crosses.sum(), inside.sum()
+        expected = (label[crosses], index[crosses], depth[crosses], cc_label[inside], cc_id[inside])
+        for got, want in zip(section.parse_records(z0, z1), expected):
+            np.testing.assert_array_equal(got, want)
+    assert (kept > 0).all()
+
+    # Every record is checked whatever the range: a bad first pin or last component id is
+    # found by a one-slice range (all-ones bytes put either out of the volume here).
+    _, index_width, _, cc_width = section.widths
+    assert 2 ** (8 * cc_width) - 1 >= offsets[-1]
+    first_pin, last_component = _first_pin_and_last_component_at(section)
+    for at, width, message in ((first_pin, index_width, "pin lies outside"),
+                               (last_component, cc_width, "component id lies outside")):
+        records = section.records.copy()
+        records[at : at + width] = 0xFF
+        damaged = dataclasses.replace(section, records=records)
+        with pytest.raises(crackle.FormatError, match=message):
+            damaged.parse_records(sz // 2, sz // 2 + 1)
+
+    # A view parses a one-off range alone and keeps every record once asked again.
+    view = stream_view(stream)
+    view.pin_records_of(0, 1)
+    assert "pin_records" not in view.__dict__
+    view.pin_records_of(1, 2)
+    assert "pin_records" in view.__dict__
 
 
 def test_z_range_out_of_bounds_is_a_value_error():

@@ -10,6 +10,7 @@ Components covered by neither take the background colour.
 """
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -106,6 +107,8 @@ class PinLabels:
         The raw pin records.
     widths : tuple
         (count, pin index, depth, component id) byte widths.
+    voxels, pixels : int
+        Voxels of the volume and of one slice.
     """
 
     background: int
@@ -114,17 +117,21 @@ class PinLabels:
     records: np.ndarray
     widths: tuple
     voxels: int
+    pixels: int
 
-    def parse_records(self) -> tuple:
-        """Return ``(pin_label, pin_index, pin_depth, cc_label, cc_id)`` int64 arrays.
+    def parse_records(self, z_start: int = 0, z_end: Optional[int] = None) -> tuple:
+        """Return ``(pin_label, pin_index, pin_depth, cc_label, cc_id)`` int64 arrays: the pins
+        that cross slices ``z_start .. z_end - 1`` (default: all) and the component ids of those
+        slices, in stored order. Every record is checked, whatever the range.
 
         Labels are indices into ``unique``; pin indices are linear Fortran
         indices of each pin's top voxel; component ids are global.
         """
-        count_w, index_w, depth_w, cc_w = self.widths
+        offsets = self.component_offsets
+        z_end = offsets.size - 1 if z_end is None else z_end
         code, *arrays = read_pin_records(
-            self.records, self.unique.size, count_w, index_w, depth_w, cc_w,
-            self.voxels, int(self.component_offsets[-1]),
+            self.records, self.unique.size, *self.widths, self.voxels, int(offsets[-1]),
+            self.pixels, z_start, z_end, int(offsets[z_start]), int(offsets[z_end]),
         )
         if code != status.OK:
             raise FormatError(f"labels section: {status.MESSAGES[code]}")
@@ -185,4 +192,5 @@ def read_labels(section: np.ndarray, header: CrackleHeader):
         records=section[offset + 1 :],
         widths=widths,
         voxels=header.voxels(),
+        pixels=header.sx * header.sy,
     )

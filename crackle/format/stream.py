@@ -44,6 +44,7 @@ class StreamView:
                 f"{self.header.nbytes} bytes, more than any array can hold"
             )
         self._labels_crc_checked = False
+        self._pin_range_parsed = False
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Bytes ``start .. stop - 1`` of the stream as a read-only uint8 array (within ``size``)."""
@@ -88,6 +89,15 @@ class StreamView:
     def pin_records(self) -> tuple:
         """Parsed pin records of a PINS stream (see :meth:`PinLabels.parse_records`)."""
         return self.labels.parse_records()
+
+    def pin_records_of(self, z_start: int, z_end: int) -> tuple:
+        """The pin records that slices ``z_start .. z_end - 1`` need. The first request of a part
+        of the volume parses that part alone (a one-off slice does not pay for arrays of every
+        pin); a view asked again parses and keeps every record, as it does for the whole volume."""
+        if "pin_records" in self.__dict__ or self._pin_range_parsed or (z_start == 0 and z_end == self.header.sz):
+            return self.pin_records
+        self._pin_range_parsed = True
+        return self.labels.parse_records(z_start, z_end)
 
     @cached_property
     def markov_table(self) -> np.ndarray:

@@ -8,7 +8,7 @@ difference-coded global component ids.
 import numpy as np
 
 from . import status
-from .integers import put_uint, read_uint
+from .integers import load_uint, put_uint, read_uint
 from .jit import kernel
 
 
@@ -24,16 +24,21 @@ def _read_count(rec, pos, count_width, item_width):
     return np.int64(count), pos
 
 
+@kernel(inline=True)
+def _misses(index, depth, sxy, z_start, z_end):
+    """Whether the pin with top voxel ``index`` and ``depth`` misses slices ``z_start .. z_end - 1``
+    (decided without a division)."""
+    depth = min(max(depth, 0), z_end)
+    return index >= z_end * sxy or index + depth * sxy < z_start * sxy
+
+
 @kernel(internal=True)
-def _read_ascending(rec, pos, n, width, limit, out, at):
-    """Undo the difference coding of ``n`` values into ``out[at:]``; False if one reaches ``limit``."""
-    value = np.uint64(0)
-    for j in range(n):
-        value += read_uint(rec, pos + j * width, width)
-        if value >= np.uint64(limit):
-            return False
-        out[at + j] = np.int64(value)
-    return True
+def _slice_span(index, depth, sxy, z_start, z_end):
+    """Slices ``z0 .. z1 - 1`` of the range that a pin crosses (``z0 >= z1``: none)."""
+    if _misses(index, depth, sxy, z_start, z_end):
+        return z_end, z_start
+    first = index // sxy
+    return max(first, z_start), min(first + min(max(depth, 0), z_end) + 1, z_end)
 
 
 @kernel(inline=True)
@@ -58,63 +63,65 @@ def _count_records(rec, nlabels, count_width, index_width, depth_width, cc_width
     return status.OK, npins, nccs
 
 
-@kernel(inline=True)
-def _fill_records(rec, nlabels, count_width, index_width, depth_width, cc_width, voxels,
-                  total_components, pin_label, pin_index, pin_depth, cc_label, cc_id):
-    """Store every record (their counts already checked by :func:`_count_records`); returns the status."""
-    pos = np.int64(0)  # (not literal zeros: callees compile once)
-    npins = np.int64(0)
-    nccs = np.int64(0)
-    for label in range(nlabels):
-        n = np.int64(read_uint(rec, pos, count_width))
-        pos += count_width
-        if not _read_ascending(rec, pos, n, index_width, voxels, pin_index, npins):
-            return status.PIN_OUT_OF_RANGE
-        depths = pos + n * index_width
-        for j in range(n):
-            pin_label[npins + j] = label
-            pin_depth[npins + j] = np.int64(read_uint(rec, depths + j * depth_width, depth_width))
-        pos += n * (index_width + depth_width)
-        npins += n
-
-        n = np.int64(read_uint(rec, pos, count_width))
-        pos += count_width
-        if not _read_ascending(rec, pos, n, cc_width, total_components, cc_id, nccs):
-            return status.CC_OUT_OF_RANGE
-        cc_label[nccs : nccs + n] = label
-        pos += n * cc_width
-        nccs += n
-    return status.OK
-
-
 @kernel
-def read_pin_records(rec, nlabels, count_width, index_width, depth_width, cc_width, voxels, total_components):
-    """Parse every pin record: a pass over the counts sizes the arrays, a second fills them.
+def read_pin_records(rec, nlabels, count_width, index_width, depth_width, cc_width, voxels, total_components,
+                     sxy, z_start, z_end, c_start, c_end):
+    """Parse the pin records, keeping the pins that cross slices ``z_start .. z_end - 1`` and the
+    component ids in ``c_start .. c_end - 1``; every record is checked either way.
 
     Returns ``(status, pin_label, pin_index, pin_depth, cc_label, cc_id)``;
-    labels are indices into the section's unique list.
+    labels are indices into the section's unique list. A pass over the counts
+    checks the records' lengths and sizes the arrays.
     """
     code, npins, nccs = _count_records(rec, nlabels, count_width, index_width, depth_width, cc_width)
+    # Room for every item: pages that no kept item touches are never faulted in.
     pin_label = np.empty(npins, dtype=np.int64)
     pin_index = np.empty(npins, dtype=np.int64)
     pin_depth = np.empty(npins, dtype=np.int64)
     cc_label = np.empty(nccs, dtype=np.int64)
     cc_id = np.empty(nccs, dtype=np.int64)
-    if code == status.OK:
-        code = _fill_records(rec, nlabels, count_width, index_width, depth_width, cc_width, voxels,
-                             total_components, pin_label, pin_index, pin_depth, cc_label, cc_id)
-    return code, pin_label, pin_index, pin_depth, cc_label, cc_id
+    kept_pins = np.int64(0)  # (not literal zeros: callees compile once)
+    kept_ccs = np.int64(0)
+    pos = np.int64(0)
+    for label in range(nlabels if code == status.OK else 0):
+        n = np.int64(read_uint(rec, pos, count_width))
+        pos += count_width
+        depths = pos + n * index_width
+        index = np.uint64(0)
+        for j in range(n):
+            index += load_uint(rec, pos + j * index_width, index_width)
+            if index >= np.uint64(voxels):
+                code = status.PIN_OUT_OF_RANGE
+                break
+            depth = np.int64(load_uint(rec, depths + j * depth_width, depth_width))
+            if not _misses(np.int64(index), depth, sxy, z_start, z_end):
+                pin_label[kept_pins] = label
+                pin_index[kept_pins] = np.int64(index)
+                pin_depth[kept_pins] = depth
+                kept_pins += 1
+        pos = depths + n * depth_width
+        if code != status.OK:
+            break
 
-
-@kernel(internal=True)
-def _slice_span(pin_index, pin_depth, p, sxy, z_start, z_end):
-    """Slices ``z0 .. z1 - 1`` of the range that pin ``p`` crosses (``z0 >= z1``: none)."""
-    index = pin_index[p]
-    depth = min(max(pin_depth[p], 0), z_end)
-    if index >= z_end * sxy or index + depth * sxy < z_start * sxy:
-        return z_end, z_start  # (outside the range: decided without a division)
-    first = index // sxy
-    return max(first, z_start), min(first + depth + 1, z_end)
+        n = np.int64(read_uint(rec, pos, count_width))
+        pos += count_width
+        cc = np.uint64(0)
+        for j in range(n):
+            cc += load_uint(rec, pos + j * cc_width, cc_width)
+            if cc >= np.uint64(total_components):
+                code = status.CC_OUT_OF_RANGE
+                break
+            if cc >= np.uint64(c_start) and cc < np.uint64(c_end):
+                cc_label[kept_ccs] = label
+                cc_id[kept_ccs] = np.int64(cc)
+                kept_ccs += 1
+        pos += n * cc_width
+        if code != status.OK:
+            break
+    if code != status.OK:
+        kept_pins = kept_ccs = 0
+    return (code, pin_label[:kept_pins], pin_index[:kept_pins], pin_depth[:kept_pins],
+            cc_label[:kept_ccs], cc_id[:kept_ccs])
 
 
 @kernel
@@ -130,7 +137,7 @@ def pins_by_slice(pin_index, pin_depth, sxy, z_start, z_end, limit):
     nz = z_end - z_start
     starts_here = np.zeros(nz + 1, dtype=np.int64)
     for p in range(pin_index.size):
-        z0, z1 = _slice_span(pin_index, pin_depth, p, sxy, z_start, z_end)
+        z0, z1 = _slice_span(pin_index[p], pin_depth[p], sxy, z_start, z_end)
         if z0 < z1:
             starts_here[z0 - z_start] += 1
             starts_here[z1 - z_start] -= 1
@@ -146,7 +153,7 @@ def pins_by_slice(pin_index, pin_depth, sxy, z_start, z_end, limit):
     pin = np.empty(ptr[nz], dtype=np.int64)
     fill = ptr[:-1].copy()
     for p in range(pin_index.size):
-        z0, z1 = _slice_span(pin_index, pin_depth, p, sxy, z_start, z_end)
+        z0, z1 = _slice_span(pin_index[p], pin_depth[p], sxy, z_start, z_end)
         for z in range(z0, z1):
             e = fill[z - z_start]
             xy[e] = pin_index[p] % sxy
