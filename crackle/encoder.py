@@ -42,15 +42,27 @@ def _volume(labels) -> tuple:
 def count_pairs(arr, threads: int = 1) -> int:
     """Equal consecutive voxels in Fortran order, which decides the crack format."""
     sx, sy, sz = arr.shape
-    if arr.flags.f_contiguous:
-        flat = arr.reshape(-1, order="F")
-        n = flat.size
+    if not arr.size:
+        return 0
+    if arr.flags.f_contiguous:  # consecutive in memory
+        flat, ahead = arr.reshape(-1, order="F"), 1
+    elif arr.flags.c_contiguous:  # x neighbours are a y-z plane apart
+        flat, ahead = arr.reshape(-1), sy * sz
+    else:
+        flat = None
+    if flat is not None:
+        n = flat.size - ahead
 
         def count(part: int) -> int:
-            first, last = max(1, n * part // threads), n * (part + 1) // threads
-            return int(count_equal(flat[first:last], flat[first - 1 : last - 1]))
+            first, last = n * part // threads, n * (part + 1) // threads
+            return int(count_equal(flat[first + ahead : last + ahead], flat[first:last]))
 
-        return sum(map_blocks(count, threads, threads))
+        pairs = sum(map_blocks(count, threads, threads))
+        if ahead == 1:
+            return pairs
+        # The pairs across rows and slices: (sx - 1, y, z) and (0, y + 1, z); (sx - 1, sy - 1, z) and (0, 0, z + 1).
+        pairs += int(np.count_nonzero(arr[-1, :-1] == arr[0, 1:]))
+        return pairs + int(np.count_nonzero(arr[-1, -1, :-1] == arr[0, 0, 1:]))
     pairs = 0
     step = max(1, _BLOCK_BYTES // max(1, sx * sy * arr.itemsize))
     for z0 in range(0, sz, step):

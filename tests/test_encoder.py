@@ -165,6 +165,21 @@ def test_parallelism_does_not_change_the_stream():
     assert c_order[5] == serial[5] & ~0x80 and c_order[6:28] == serial[6:28] and c_order[29:] == serial[29:]
 
 
+def test_equal_neighbours_counted_alike_in_every_memory_order(seed):
+    """count_pairs (which picks the crack format) gives the Fortran-order count for Fortran-order,
+    C-order and strided input, on one thread or two, down to one-voxel and empty shapes."""
+    from crackle.encoder import count_pairs
+
+    rng = np.random.default_rng(seed)
+    for shape in [(1, 1, 1), (5, 1, 1), (1, 5, 1), (1, 1, 5), (7, 3, 4), (3, 17, 2), (0, 4, 4), (64, 33, 17)]:
+        volume = rng.integers(0, 3, (shape[0], shape[1], shape[2] + 2)).astype(np.uint16)
+        inner = volume[:, :, 1:-1]
+        flat = np.asfortranarray(inner).reshape(-1, order="F")
+        expected = int(np.count_nonzero(flat[1:] == flat[:-1]))
+        for arr in (np.asfortranarray(inner), np.ascontiguousarray(inner), inner):
+            assert [count_pairs(arr, threads) for threads in (1, 2)] == [expected, expected], (shape, arr.flags)
+
+
 @pytest.mark.parametrize("order", [11, 15])
 def test_high_markov_orders_round_trip(order):
     arr = np.random.default_rng(order).integers(0, 3, (12, 10, 3)).astype(np.uint8)
