@@ -6,8 +6,10 @@ share cache lines of the output. A thread works through its block a few slices a
 :func:`~crackle.kernels.decode.accumulate_runs` (for statistics) and
 :func:`~crackle.kernels.decode.write_runs` (output and checksums; or
 :func:`~crackle.kernels.decode.checksum_runs`, checksums only, when nothing is written) read those
-runs while they are still in cache. Only ``write_runs`` depends on the output dtype, so a new dtype
-compiles only it. Markov-coded moves are decoded ahead, some slices at a time, by their own kernel
+runs while they are still in cache. A z-fastest (C-order) output is written as Fortran-order slices
+into a scratch and transposed into place a group at a time
+(:func:`~crackle.kernels.transpose.transpose_out`, a kernel only such outputs compile). Only these
+two writers depend on the output dtype, so a new dtype compiles only them. Markov-coded moves are decoded ahead, some slices at a time, by their own kernel
 (:func:`~crackle.kernels.markov.markov_moves`), which streams without a Markov model never compile.
 """
 
@@ -18,6 +20,7 @@ import numpy as np
 
 from .kernels.decode import accumulate_runs, checksum_runs, decode_runs, write_runs
 from .kernels.markov import markov_moves
+from .kernels.transpose import transpose_out
 from .threads import map_blocks
 
 # Runs the buffers hold at least (3 MiB): about 20 slices of a 512 x 512 connectomics volume.
@@ -63,7 +66,7 @@ def decode_slices(
     of x and y, and x and y extent.
     """
     nz = c.code_offsets.size - 1
-    s0, s1, s2 = strides
+    s0 = strides[0]
     # Small blocks balance the threads; in C order, a block spans whole cache lines of z.
     line = 1 if s0 == 1 else 64 // lut.itemsize
     block = nz if threads == 1 else builtins.max(line, -(-nz // (8 * threads)))
@@ -87,10 +90,8 @@ def decode_slices(
             if stats is not None:
                 accumulate_runs(*runs, c.sy, first, stop, statuses, c.lut_offsets, stats)
             if out is not None:
-                write_runs(
-                    *runs, c.sx, c.sy, first, stop, statuses, lut, c.lut_offsets, c.pin_ptr, pin_target, pin_val,
-                    out, base, s0, s1, s2, checksum, transposed, crcs,
-                )
+                written = (statuses, lut, c.lut_offsets, c.pin_ptr, pin_target, pin_val)
+                _write(c, runs, first, stop, written, out, base, strides, checksum, transposed, crcs)
             elif checksum:
                 checksum_runs(*runs, c.sy, first, stop, statuses, crcs)
             first = stop
@@ -98,6 +99,24 @@ def decode_slices(
     map_blocks(work, -(-nz // block), threads)
     if out is None and not statuses.any():
         lut[pin_target] = pin_val  # (write_runs applies them as it writes; later pins of a voxel win)
+
+
+def _write(c: SliceCodes, runs: tuple, first: int, stop: int, written: tuple, out: np.ndarray, base: int,
+           strides: tuple, checksum: bool, transposed: np.ndarray, crcs: np.ndarray) -> None:
+    """Write slices ``first .. stop - 1``, labelled in the last turn, through their lookup tables
+    (``written``: statuses, lut, lut offsets, pins and their targets and values): straight into a
+    Fortran-order ``out``; into a z-fastest one as Fortran-order slices in ``transposed``, a group
+    of them at a time, then :func:`~crackle.kernels.transpose.transpose_out`."""
+    s0, s1, s2 = strides
+    if s0 == 1:
+        write_runs(*runs, c.sx, c.sy, first, first, stop, *written, out, base, s2, checksum, crcs)
+        return
+    pixels = c.sx * c.sy
+    group = transposed.size // pixels
+    for start in range(first, stop, group):
+        end = builtins.min(start + group, stop)
+        write_runs(*runs, c.sx, c.sy, first, start, end, *written, transposed, -start * pixels, pixels, checksum, crcs)
+        transpose_out(transposed, end - start, c.sx, c.sy, out, base + start * s2, s0, s1)
 
 
 def _markov_moves(c: SliceCodes, first: int, last: int) -> tuple:

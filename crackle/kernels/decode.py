@@ -107,25 +107,6 @@ def _write_slice(run_start, run_end, row_first, labels, sx, sy, lut, lut_base, o
 
 
 @kernel(inline=True)
-def _transpose_out(scratch, n, sx, sy, out, base, s0, s1):
-    """Write ``n`` Fortran-order slices from ``scratch`` into consecutive z of a z-fastest output.
-
-    Tiles of 16 x by 16 y by the n slices: a tile reads whole cache lines of each scratch slice
-    and writes whole cache lines of z (of y, when one slice fills a z-line).
-    """
-    pixels = sx * sy
-    for y0 in range(0, sy, 16):
-        y1 = min(y0 + 16, sy)
-        for x0 in range(0, sx, 16):
-            for x in range(x0, min(x0 + 16, sx)):
-                for y in range(y0, y1):
-                    at = base + x * s0 + y * s1
-                    src = x + sx * y
-                    for k in range(n):
-                        out[at + k] = scratch[src + k * pixels]
-
-
-@kernel(inline=True)
 def _decode_slice(
     buf, start, end, sx, sy, permissible, moved, move_ends, m,
     conn, nwords, moves, starts, stack,
@@ -225,37 +206,28 @@ def decode_runs(
 
 @kernel
 def write_runs(
-    run_start, run_end, labels, rows, bases, sx, sy, first, stop, statuses,
-    lut, lut_offsets, pin_ptr, pin_target, pin_val, out, base, s0, s1, s2, checksum, scratch, crcs,
+    run_start, run_end, labels, rows, bases, sx, sy, first, start, stop, statuses,
+    lut, lut_offsets, pin_ptr, pin_target, pin_val, out, base, s2, checksum, crcs,
 ):
-    """Write slices ``first .. stop - 1``, decoded by :func:`decode_runs`, and compute their crc32c.
+    """Write slices ``start .. stop - 1`` of those that :func:`decode_runs` decoded from slice
+    ``first`` on, and compute their crc32c.
 
     Each slice first applies its pins to ``lut`` (``lut[pin_target[e]] = pin_val[e]``); voxel (x, y)
-    of slice i then gets ``lut[lut_offsets[i] + component]``, at ``out[base + i * s2 + y * s1 + x * s0]``
-    of a Fortran-order (``s0 == 1``) or C-order (``s2 == 1``) output; ``checksum`` says whether to
-    compute ``crcs[i]``. Slices whose status is not OK are skipped.
-
-    In C order, slices go to the Fortran-order ``scratch`` first (it holds a whole number of slices)
-    and are written out a cache line of z at a time, instead of one scattered write per voxel.
+    of slice i then gets ``lut[lut_offsets[i] + component]``, in Fortran order at
+    ``out[base + i * s2 + x + sx * y]``; ``checksum`` says whether to compute ``crcs[i]``. Slices
+    whose status is not OK are skipped. (A z-fastest output is written through a Fortran-order
+    scratch and :func:`.transpose.transpose_out`, which only such outputs compile.)
     """
-    pixels = sx * sy
-    lines = s0 != 1
-    group = scratch.size // pixels if lines else 1
-    for i in range(first, stop):
+    for i in range(start, stop):
         k = i - first
         if statuses[i] != status.OK:
             continue
         for e in range(pin_ptr[i], pin_ptr[i + 1]):
             lut[pin_target[e]] = pin_val[e]
         at = bases[k]
-        # (one call of each helper: inlined, they compile once)
-        j = k % group if lines else 0
-        target, start = (scratch, j * pixels) if lines else (out, base + i * s2)
         crcs[i] = _write_slice(
-            run_start[at:], run_end[at:], rows[k], labels[at:], sx, sy, lut, lut_offsets[i], target, start, checksum,
+            run_start[at:], run_end[at:], rows[k], labels[at:], sx, sy, lut, lut_offsets[i], out, base + i * s2, checksum,
         )
-        if lines and (j == group - 1 or i == stop - 1):
-            _transpose_out(scratch, j + 1, sx, sy, out, base + (i - j) * s2, s0, s1)
 
 
 @kernel

