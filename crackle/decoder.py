@@ -9,8 +9,9 @@ share cache lines of the output. A thread works through its block a few slices a
 runs while they are still in cache. A z-fastest (C-order) output is written as Fortran-order slices
 into a scratch and transposed into place a group at a time
 (:func:`~crackle.kernels.transpose.transpose_out`, a kernel only such outputs compile). Only these
-two writers depend on the output dtype, so a new dtype compiles only them. Markov-coded moves are decoded ahead, some slices at a time, by their own kernel
-(:func:`~crackle.kernels.markov.markov_moves`), which streams without a Markov model never compile.
+two writers depend on the output dtype, so a new dtype compiles only them. Markov-coded moves are
+decoded ahead, some slices at a time, by their own kernel (:func:`~crackle.kernels.markov.markov_moves`),
+which streams without a Markov model never compile.
 """
 
 import builtins
