@@ -35,10 +35,11 @@ def _misses(index, depth, sxy, z_start, z_end):
 @kernel(internal=True)
 def _slice_span(index, depth, sxy, z_start, z_end):
     """Slices ``z0 .. z1 - 1`` of the range that a pin crosses (``z0 >= z1``: none)."""
+    depth = min(max(depth, 0), z_end)  # (as _misses takes it: no overflow below)
     if _misses(index, depth, sxy, z_start, z_end):
         return z_end, z_start
     first = index // sxy
-    return max(first, z_start), min(first + min(max(depth, 0), z_end) + 1, z_end)
+    return max(first, z_start), min(first + depth + 1, z_end)
 
 
 @kernel(inline=True)
