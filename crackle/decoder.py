@@ -94,7 +94,7 @@ def decode_slices(
                 written = (statuses, lut, c.lut_offsets, c.pin_ptr, pin_target, pin_val)
                 _write(c, runs, first, stop, written, out, base, strides, checksum, transposed, crcs)
             elif checksum:
-                checksum_runs(*runs, c.sy, first, stop, statuses, crcs)
+                checksum_runs(*runs, c.sx, c.sy, first, stop, statuses, crcs)
             first = stop
 
     map_blocks(work, -(-nz // block), threads)

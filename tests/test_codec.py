@@ -209,6 +209,29 @@ def test_checksum_mismatch_names_the_section(section, z):
 
 
 
+@pytest.mark.parametrize("sx, sy", [(0, 3), (1, 1), (1, 6), (7, 3), (64, 5), (513, 4)])
+def test_slice_crc_from_runs_is_the_crc32c_of_the_ids(sx, sy, seed):
+    """The run-based crc32c (carry-less products of each run's id and weights) equals google_crc32c's
+    over the ids written out, for runs of every length, ids of all 32 bits, and empty rows."""
+    from crackle.kernels.checksum import row_weights, slice_crc
+
+    rng = np.random.default_rng(seed)
+    weights, shift = row_weights(sx)
+    ids = rng.integers(0, 2**32, size=(sy, sx), dtype=np.uint64)
+    ids[:, 1:] = np.where(rng.random((sy, max(sx - 1, 0))) < 0.8, ids[:, :1], ids[:, 1:])  # runs, some long
+    run_start, run_end, labels, row_first = [], [], [], [0]
+    for y in range(sy):
+        edges = [0] + [x for x in range(1, sx) if ids[y, x] != ids[y, x - 1]] + [sx]
+        for x0, x1 in zip(edges[:-1], edges[1:]):
+            if x1 > x0:
+                run_start.append(x0), run_end.append(x1), labels.append(ids[y, x0])
+        row_first.append(len(run_start))
+    as_int64 = lambda values: np.array(values, dtype=np.uint64).astype(np.int64)  # noqa: E731
+    crc = slice_crc(as_int64(run_start), as_int64(run_end), as_int64(labels), as_int64(row_first), sy, weights, shift)
+    assert crc == crackle.format.crc.crc32c(ids.astype("<u4"))
+
+
+
 def test_run_buffers_that_fill_mid_block(monkeypatch):
     """Run buffers that hold only one slice's worst case: a decode call stops before a slice whose
     runs may not fit, or after trying one that did not, and the next call starts there. Even slices

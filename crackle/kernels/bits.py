@@ -1,9 +1,10 @@
-"""Low-level primitives for the kernels: trailing-zero count and CRC-32C updates.
+"""Low-level primitives for the kernels: trailing-zero count, CRC-32C updates and carry-less products.
 
 CRC-32C uses the SSE4.2 ``crc32`` instruction when the host has it (about 6 GB/s
 per core) and a table otherwise. The register convention is the raw one: callers
 start from ``0xFFFFFFFF`` and invert the result, which gives the standard CRC-32C
-that ``google_crc32c.value`` returns.
+that ``google_crc32c.value`` returns. The carry-less product uses the
+``pclmulqdq`` instruction when the host has it and a shift-and-xor loop otherwise.
 """
 
 import platform
@@ -83,18 +84,48 @@ def _crc32c_u32_table(crc, word):
     return _crc32c_bytes_table(np.uint32(crc), np.uint64(word), 4)
 
 
-def _host_has_sse42() -> bool:
+@intrinsic
+def _pclmul32(typingctx, a, b):
+    """The ``pclmulqdq`` instruction on the low words of two uint64."""
+    sig = types.uint64(types.uint64, types.uint64)
+
+    def codegen(context, builder, signature, args):
+        word = ir.IntType(64)
+        pair = ir.VectorType(word, 2)
+        fnty = ir.FunctionType(pair, [pair, pair, ir.IntType(8)])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.pclmulqdq")
+        low = ir.Constant(ir.IntType(32), 0)
+        a_ = builder.insert_element(ir.Constant(pair, None), args[0], low)
+        b_ = builder.insert_element(ir.Constant(pair, None), args[1], low)
+        return builder.extract_element(builder.call(fn, [a_, b_, ir.Constant(ir.IntType(8), 0)]), low)
+
+    return sig, codegen
+
+
+@kernel
+def _clmul32_loop(a, b):
+    product = np.uint64(0)
+    for bit in range(32):
+        if (a >> np.uint64(bit)) & np.uint64(1):
+            product ^= np.uint64(b) << np.uint64(bit)
+    return product
+
+
+def _host_has(feature: str) -> bool:
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return False
     if numba.config.CPU_NAME not in (None, "host"):
         return False
-    return bool(llvm_binding.get_host_cpu_features().get("sse4.2", False))
+    return bool(llvm_binding.get_host_cpu_features().get(feature, False))
 
 
-if _host_has_sse42():
+if _host_has("sse4.2"):
     crc32c_u64 = _sse42_crc32c(64)
     crc32c_u32 = _sse42_crc32c(32)
 else:
     crc32c_u64 = _crc32c_u64_table
     crc32c_u32 = _crc32c_u32_table
+
+# clmul32(a, b): the carry-less (GF(2)[x]) product of two uint64 holding values below 2**32.
+clmul32 = _pclmul32 if _host_has("pclmul") else _clmul32_loop
 

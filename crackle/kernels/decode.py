@@ -12,15 +12,16 @@ them in turns over a few slices at a time, whose runs stay in cache:
 2. :func:`write_runs` applies those pins to the lookup table and writes
    ``lut[first_component + component]`` over every run and, if asked,
    computes the slice's crc32c over the component ids as little-endian u32
-   (:func:`checksum_runs` computes only the crc32c, for callers that write nothing);
+   from the runs (:mod:`.checksum`; :func:`checksum_runs` computes only the
+   crc32c, for callers that write nothing);
 3. :func:`accumulate_runs` adds runs to per-component statistics.
 """
 
 import numpy as np
 
 from . import status
-from .bits import crc32c_u32, crc32c_u64
 from .ccl import label_runs, run_at
+from .checksum import next_row, row_weights, run_term, slice_crc
 from .crack_code import read_chain_starts, read_moves_plain, walk_chains
 from .jit import kernel
 
@@ -46,64 +47,25 @@ def _fill(out, start, stop, value, limit):
 
 
 @kernel(inline=True)
-def _crc_run(crc, half, held, component, n):
-    """Add ``n`` copies of ``component`` (little-endian u32) to a crc32c in progress, two per 64-bit
-    crc32 instruction. ``half`` says an id is ``held`` for its pair. Returns ``(crc, half, held)``."""
-    word = np.uint64(component) & np.uint64(0xFFFFFFFF)
-    if half:
-        crc = crc32c_u64(crc, held | (word << np.uint64(32)))
-        n -= 1
-        half = False
-    pair = word | (word << np.uint64(32))
-    for _ in range(n >> 1):
-        crc = crc32c_u64(crc, pair)
-    if n & 1:
-        half = True
-        held = word
-    return crc, half, held
-
-
-@kernel(inline=True)
-def _crc_end(crc, half, held):
-    """The finished crc32c of :func:`_crc_run`'s steps."""
-    if half:
-        crc = crc32c_u32(crc, np.uint32(held))
-    return crc ^ np.uint32(0xFFFFFFFF)
-
-
-@kernel(inline=True)
-def slice_crc(run_start, run_end, labels, nruns):
-    """The crc32c of a slice's component ids, from its ``nruns`` runs in raster order."""
-    crc = np.uint32(0xFFFFFFFF)
-    half = False
-    held = np.uint64(0)
-    for r in range(nruns):
-        crc, half, held = _crc_run(crc, half, held, labels[r], run_end[r] - run_start[r])
-    return _crc_end(crc, half, held)
-
-
-@kernel(inline=True)
-def _write_slice(run_start, run_end, row_first, labels, sx, sy, lut, lut_base, out, base, checksum):
+def _write_slice(run_start, run_end, row_first, labels, sx, sy, lut, lut_base, out, base, checksum, weights, shift):
     """Write one slice's values through ``lut`` as Fortran-order rows at ``out[base:]`` and return
-    the crc32c of its component ids (if ``checksum``).
-
-    The crc runs over each run's id repeated; its latency hides behind the memory-bound fills.
-    """
-    crc = np.uint32(0xFFFFFFFF)
-    half = False
-    held = np.uint64(0)
+    the crc32c of its component ids (if ``checksum``; ``weights, shift = row_weights(sx)``)."""
+    register = np.uint64(0xFFFFFFFF)
     # A run's spill lands on the next run or row of the slice, written after it.
     limit = base + sx * sy - 15
     for y in range(sy):
         row = base + y * sx
+        row_sum = np.uint64(0)
         for r in range(row_first[y], row_first[y + 1]):
             x0 = run_start[r]
             x1 = run_end[r]
             component = labels[r]
             _fill(out, row + x0, row + x1, lut[lut_base + component], limit)
             if checksum:
-                crc, half, held = _crc_run(crc, half, held, component, x1 - x0)
-    return _crc_end(crc, half, held)
+                row_sum ^= run_term(component, x0, x1, weights)
+        if checksum:
+            register = next_row(register, shift, row_sum)
+    return np.uint32(register) ^ np.uint32(0xFFFFFFFF)
 
 
 @kernel(inline=True)
@@ -218,6 +180,7 @@ def write_runs(
     whose status is not OK are skipped. (A z-fastest output is written through a Fortran-order
     scratch and :func:`.transpose.transpose_out`, which only such outputs compile.)
     """
+    weights, shift = row_weights(sx)
     for i in range(start, stop):
         k = i - first
         if statuses[i] != status.OK:
@@ -227,18 +190,20 @@ def write_runs(
         at = bases[k]
         crcs[i] = _write_slice(
             run_start[at:], run_end[at:], rows[k], labels[at:], sx, sy, lut, lut_offsets[i], out, base + i * s2, checksum,
+            weights, shift,
         )
 
 
 @kernel
-def checksum_runs(run_start, run_end, labels, rows, bases, sy, first, stop, statuses, crcs):
+def checksum_runs(run_start, run_end, labels, rows, bases, sx, sy, first, stop, statuses, crcs):
     """``crcs[i]``: the crc32c of the component ids of slice i, for slices ``first .. stop - 1``
     decoded by :func:`decode_runs` (the checksums of :func:`write_runs`, writing nothing)."""
+    weights, shift = row_weights(sx)
     for i in range(first, stop):
         if statuses[i] == status.OK:
             k = i - first
             at = bases[k]
-            crcs[i] = slice_crc(run_start[at:], run_end[at:], labels[at:], rows[k, sy])
+            crcs[i] = slice_crc(run_start[at:], run_end[at:], labels[at:], rows[k], sy, weights, shift)
 
 
 @kernel

@@ -10,7 +10,7 @@ uses (:func:`.ccl.label_runs`), so both number them identically.
 
 import numpy as np
 
-from .decode import slice_crc
+from .checksum import row_weights, slice_crc
 from .integers import read_uint
 from .jit import kernel
 
@@ -77,4 +77,5 @@ def component_voxels(run_start, run_end, row_first, labels, sx, sy, base, voxels
     for y in range(sy):
         for r in range(row_first[y], row_first[y + 1]):
             voxels[at + labels[r]] = base + y * sx + run_start[r]
-    return slice_crc(run_start, run_end, labels, row_first[sy])
+    weights, shift = row_weights(sx)
+    return slice_crc(run_start, run_end, labels, row_first, sy, weights, shift)
