@@ -15,9 +15,11 @@ def _byte_width(value: int) -> int:
 def label_pool(rng, dtype, count: int) -> np.ndarray:
     """Up to ``count`` distinct label values of ``dtype``: small, full-range, extreme or all-negative.
 
-    Signed pools keep every negative value within what crackle-codec's stored
-    width (chosen from the maximum alone) can hold, so that its streams are
-    correct and can serve as an oracle.
+    Signed pools keep every value within what crackle-codec's stored width
+    (chosen from the maximum alone) holds as a signed integer, so that its
+    streams are correct and can serve as an oracle: no negative value below
+    the width's range, and no positive one with the sign bit of its own width
+    set (int16 205 is stored in one byte as 0xCD, which crackle-codec decodes as -51).
     """
     info = np.iinfo(dtype)
     signed = info.min < 0
@@ -36,6 +38,11 @@ def label_pool(rng, dtype, count: int) -> np.ndarray:
     values = np.unique(values)
     rng.shuffle(values)
     values = values[:count]
+    if signed:
+        def holds(v: int) -> bool:
+            width = _byte_width(v)
+            return v < 0 or width == info.bits // 8 or v < 2 ** (8 * width - 1)
+        values = values[[holds(int(v)) for v in values]]
     top = int(values.max())
     if signed and top >= 0:
         values = values[values >= -(2 ** (8 * _byte_width(top) - 1))]
