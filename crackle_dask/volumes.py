@@ -1,12 +1,14 @@
 """Volumes handed to the write jobs: Dask or numpy arrays, xarray DataArrays and Datasets.
 
 :func:`label_volume` turns any of them into a 3-D (x, y, z) Dask array of
-integer labels, with the checks and conversions :mod:`crackle.inputs` makes
-for ``crackle.compress`` (trailing axes of length 1, bool, floats by value),
+integer labels (a numpy array's blocks are views of its z slabs: no copy), with
+the checks and conversions :mod:`crackle.inputs` makes for ``crackle.compress``
+(trailing axes of length 1, bool, floats by value),
 and what it says of its own geometry: the memory order to record, and, for
 xarray input, the voxel size and offset its coordinates (or attributes) give.
 """
 
+import uuid
 from dataclasses import dataclass
 from typing import Optional
 
@@ -14,6 +16,10 @@ import dask.array as da
 import numpy as np
 
 from crackle.inputs import float_dtype_for, integral, label_array, squeezed_index
+from crackle.threads import thread_count
+
+# Largest z slab of a numpy volume that one task encodes.
+_SLAB_BYTES = 64 << 20
 
 
 @dataclass
@@ -46,6 +52,19 @@ def _geometry(array) -> tuple:
     return tuple(resolution), tuple(offset)
 
 
+def _slabs(array: np.ndarray) -> da.Array:
+    """A 3-D numpy ``array`` as a Dask array of its z slabs, which are views of it: no copy (where
+    ``da.from_array`` copies into C order, which a Fortran-order volume then pays twice), and at
+    least a slab per core, each of at most ``_SLAB_BYTES`` (or one slice)."""
+    sx, sy, sz = array.shape
+    per = max(1, min(sz // thread_count(0), _SLAB_BYTES // max(sx * sy * array.itemsize, 1)))
+    starts = range(0, sz, per) if sz else [0]
+    name = f"labels-{uuid.uuid4().hex}"  # tokenizing would hash every voxel
+    graph = {(name, 0, 0, k): array[:, :, z0 : z0 + per] for k, z0 in enumerate(starts)}
+    sizes = tuple(min(per, sz - z0) for z0 in starts)
+    return da.Array(graph, name, chunks=((sx,), (sy,), sizes), dtype=array.dtype, meta=array[:0, :0, :0])
+
+
 def label_volume(array) -> Volume:
     """``array`` (Dask, numpy, xarray DataArray with dims x, y (z) in any order, or a Dataset of one
     variable or one named ``labels``) as a :class:`Volume`; ValueError for anything else."""
@@ -69,7 +88,9 @@ def label_volume(array) -> Volume:
     if not isinstance(array, da.Array):
         array = label_array(array)
         fortran = bool(array.flags.f_contiguous)
-        array = da.from_array(array, chunks=(-1, -1, "auto") if array.ndim == 3 else -1)
+        if array.ndim == 2:
+            array = array[:, :, np.newaxis]
+        array = _slabs(array) if array.ndim == 3 else da.from_array(array)
     array = array[squeezed_index(array.shape)]
     if array.ndim == 2:
         array = array[:, :, np.newaxis]

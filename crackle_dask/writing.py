@@ -79,6 +79,8 @@ def to_crackle(array, urlpath: str, z_per_file=None, allow_pins: int = 0, markov
         are joined first. Trailing axes (or DataArray dimensions) of length 1
         are dropped; float labels are converted by value as in
         :func:`crackle.compress` (a Dask float array costs one pass for its minimum).
+        A numpy array is not copied: each task encodes a view of a z slab (so
+        with ``compute=False``, leave it unchanged until the write runs).
     urlpath : str
         With ``z_per_file=None``, the file to write (gzipped for ``.gz``).
         Otherwise a folder: files ``{z0}-{z1}.ckl`` (zero-padded, so that a

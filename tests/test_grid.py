@@ -3,6 +3,7 @@ single-machine crackle on the whole volume: every statistic, labels and contains
 voxel coordinates (voxel_offset included, as cloud-volume reports them), and connected components
 (6, 26, binary) as partitions, also against cc3d."""
 
+import dask
 import numpy as np
 import pytest
 
@@ -167,7 +168,8 @@ def test_a_worker_killed_mid_job_on_a_grid(connectomics_stream, tmp_path):
     from distributed import Client, LocalCluster
 
     arr = crackle.decompress(connectomics_stream)[:256, :256, :128]
-    url = crackle_dask.to_precomputed(arr, str(tmp_path / "layer"), chunk_size=(64, 64, 32), sharding=True)
+    with dask.config.set(scheduler="threads"):  # here, not on the module's cluster: no 32 MiB graph to send
+        url = crackle_dask.to_precomputed(arr, str(tmp_path / "layer"), chunk_size=(64, 64, 32), sharding=True)
     out = tmp_path / "cc"
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:

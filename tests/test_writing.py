@@ -131,6 +131,28 @@ def test_to_crackle_single_file_equals_compress(seed, tmp_path):
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]  # no temporary file is left
 
 
+@pytest.mark.parametrize("order", ["F", "C"])
+def test_numpy_volumes_are_encoded_from_views_of_their_slabs(order, seed, tmp_path, monkeypatch):
+    """A numpy volume is not copied (``da.from_array`` would copy it into C order): each task gets a
+    view of a z slab, at least one slab per core, none larger than the slab limit; the file is
+    compress's, and 2-D and empty volumes too."""
+    from crackle.threads import thread_count
+    from crackle_dask import volumes
+
+    rng = np.random.default_rng(seed)
+    arr = np.asarray(blocky(rng, (23, 17, 40), np.uint16, nlabels=6, noise=0.1), order=order)
+    monkeypatch.setattr(volumes, "_SLAB_BYTES", 23 * 17 * 2 * 3)  # three slices
+    data = volumes.label_volume(arr).data
+    blocks = [block for block in data.__dask_graph__().values() if isinstance(block, np.ndarray)]
+    assert len(blocks) == data.numblocks[2] and all(np.shares_memory(block, arr) for block in blocks)
+    assert data.chunks[2] == (3,) * 13 + (1,)
+    monkeypatch.undo()
+    assert volumes.label_volume(arr).data.numblocks[2] >= min(40, thread_count(0))
+    for name, volume in (("v", arr), ("flat", arr[:, :, 5]), ("empty", arr[:, :, :0])):
+        crackle_dask.to_crackle(volume, str(tmp_path / f"{name}.ckl"))
+        assert (tmp_path / f"{name}.ckl").read_bytes() == crackle.compress(volume)
+
+
 def test_to_crackle_many_files_round_trip(seed, tmp_path, reference):
     rng = np.random.default_rng(seed)
     streams, arrays = [], []
