@@ -19,13 +19,13 @@ from .format.header import (
 )
 from .format.label_writer import flat_section, pins_section
 from .inputs import as_fortran, label_array
-from .kernels.encode import block_connectivity, count_equal
+from .kernels.encode import block_connectivity, count_equal, zfast_connectivity
 from .kernels.markov import DENSE_CONTEXTS, count_contexts, encode_markov, rank_symbols
 from .kernels.pin_search import improve_cover, pin_crossings, place_pins, run_ends, select_cover
 from .slice_encoder import encode_slices
 from .threads import map_blocks, thread_count
 
-_BLOCK_BYTES = 64 << 20  # largest slab copied at once when the input is not in Fortran order
+_BLOCK_BYTES = 64 << 20  # largest block of a volume not in Fortran order (read in z runs, or copied)
 _CONN_BYTES = 1 << 20  # connectivity bitsets of a block of slices (a slice's may be larger)
 _PIN_CHUNK = 64  # slices per step of the pin search
 _PIN_LOOKAHEAD = 32  # slices below a step that its look-ahead reads
@@ -75,20 +75,42 @@ def count_pairs(arr, threads: int = 1) -> int:
     return pairs
 
 
+def _z_runs(block: np.ndarray):
+    """``(flat, (x_step, y_step, 1))`` when ``block``'s z axis is contiguous (a C-order volume's
+    slab): voxel (x, y, z) is ``flat[x * x_step + y * y_step + z]``, ``flat`` a view of the memory
+    the block spans. None otherwise."""
+    size = block.itemsize
+    x_step, y_step = (stride // size for stride in block.strides[:2])
+    if not block.size or block.strides[2] != size or min(x_step, y_step) < 1 or \
+            (x_step * size, y_step * size) != block.strides[:2]:
+        return None
+    sx, sy, nz = block.shape
+    span = (sx - 1) * x_step + (sy - 1) * y_step + nz
+    return np.lib.stride_tricks.as_strided(block, shape=(span,), strides=(size,)), (x_step, y_step, 1)
+
+
 def _encode_all(arr, permissible: bool, threads: int) -> list:
     """Encode every slice; returns the per-block results of :func:`encode_slices` in z order."""
     sx, sy, sz = arr.shape
-    conn_words = (2 * sy + 1) * (sx // 64 + 1)
+    nwords = sx // 64 + 1
+    conn_words = (2 * sy + 1) * nwords
     step = max(1, min(-(-sz // (8 * threads)), _CONN_BYTES // (8 * conn_words)))
-    if not arr.flags.f_contiguous:  # (copied to Fortran order a block at a time: a deep one copies faster)
+    if not arr.flags.f_contiguous:  # deep blocks: long z runs to compare, or to copy in Fortran order
         step = max(1, min(max(step, 256 // arr.itemsize), _BLOCK_BYTES // max(1, sx * sy * arr.itemsize)))
 
     def encode(z0):
-        block = as_fortran(arr[:, :, z0 : z0 + step])
-        flat, nz = block.reshape(-1, order="F"), block.shape[2]
+        block = arr[:, :, z0 : z0 + step]
+        nz = block.shape[2]
         conn = np.empty(nz * conn_words, dtype=np.uint64)
-        block_connectivity(flat, 0, sx, sy, nz, conn)
-        codes, code_ends, ncodepoints, counts, voxels, crcs = encode_slices(conn, sx, sy, nz, permissible)
+        runs = None if block.flags.f_contiguous else _z_runs(block)
+        if runs is None:
+            block = as_fortran(block)
+            flat, steps = block.reshape(-1, order="F"), (1, sx, sx * sy)
+            block_connectivity(flat, 0, sx, sy, nz, conn)
+        else:
+            flat, steps = runs
+            zfast_connectivity(flat, steps[0], steps[1], sx, sy, nz, conn.view(np.uint8), nwords)
+        codes, code_ends, ncodepoints, counts, voxels, crcs = encode_slices(conn, sx, sy, nz, permissible, steps)
         return codes, code_ends, ncodepoints, counts, flat[voxels], crcs
 
     return map_blocks(lambda b: encode(b * step), -(-sz // step), threads)

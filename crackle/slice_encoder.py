@@ -22,15 +22,15 @@ def _room(buffer: np.ndarray, needed: int, keep: int = 0) -> np.ndarray:
     return bigger
 
 
-def encode_slices(conn_all: np.ndarray, sx: int, sy: int, nz: int, permissible: bool) -> tuple:
+def encode_slices(conn_all: np.ndarray, sx: int, sy: int, nz: int, permissible: bool, steps: tuple) -> tuple:
     """Encode slices ``0 .. nz - 1`` from their connectivity bitsets (see
     :func:`~crackle.kernels.encode.block_connectivity`).
 
     Returns ``(codes, code_ends, ncodepoints, counts, voxels, crcs)``: the concatenated crack codes
     (chain-start index and 2-bit difference-coded codepoints) with the end offset of each slice's,
-    each slice's number of codepoints, its number of components, a voxel of every component (its
-    index in the block, slice by slice, in id order: the component's value is the block's value
-    there) and the crc32c of each slice's component ids.
+    each slice's number of codepoints, its number of components, a voxel of every component (slice
+    by slice, in id order: ``x * steps[0] + y * steps[1] + z * steps[2]``, its index in the block's
+    memory, where the component's value is) and the crc32c of each slice's component ids.
     """
     pixels = sx * sy
     nwords = sx // 64 + 1
@@ -55,7 +55,8 @@ def encode_slices(conn_all: np.ndarray, sx: int, sy: int, nz: int, permissible: 
             count = label_runs(conn, nwords, sx, sy, runs[0], runs[1], row_first, runs[2], runs[3])
         counts[z] = count
         voxels = _room(voxels, nvalues + count, nvalues)
-        crcs[z] = component_voxels(runs[0], runs[1], row_first, runs[3], sx, sy, z * pixels, voxels, nvalues)
+        crcs[z] = component_voxels(runs[0], runs[1], row_first, runs[3], sx, sy, z * steps[2], *steps[:2], voxels,
+                                   nvalues)
         nvalues += count
 
         # Symbols: at most one move per edge, a branch per edge and a terminate per branch or chain.

@@ -35,7 +35,8 @@ def _split_at(chunks: tuple, every: int) -> tuple:
 
 def _encode(block: np.ndarray, fortran: bool, allow_pins: int):
     """One chunk's stream (plain crack codes, its own crack format) and what joining it needs."""
-    block = as_fortran(block) if fortran else np.ascontiguousarray(block)
+    if not (block.flags.f_contiguous or block.flags.c_contiguous):  # contiguous, in its own order if it can
+        block = np.ascontiguousarray(block) if block.strides[2] == block.itemsize else as_fortran(block)
     return encode_slab(block, None, allow_pins, None, 1, fortran)
 
 
