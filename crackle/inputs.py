@@ -11,6 +11,8 @@ arrays the encoder takes, or refuse it with a ValueError that says why:
 - float arrays are converted *by value* when every value is an integer that
   fits (uint64, or int64 when a value is negative). crackle-codec instead
   reinterprets the float's bits, so 2.5 would become 4612811918334230528.
+
+Strided slabs get contiguous copies in the order the encoder reads fastest.
 """
 
 import numpy as np
@@ -79,6 +81,15 @@ def label_array(labels) -> np.ndarray:
     if arr.dtype.kind not in "ui":
         raise ValueError(f"crackle compresses integer label arrays, got dtype {arr.dtype}")
     return arr
+
+
+def as_contiguous(arr: np.ndarray) -> np.ndarray:
+    """``arr`` itself when it is contiguous in either memory order, else a contiguous copy for the
+    encoder: in C order when its z axis is contiguous (a C-order volume's slab, encoded from its z
+    runs: a straight copy), else in Fortran order (:func:`as_fortran`)."""
+    if arr.flags.f_contiguous or arr.flags.c_contiguous:
+        return arr
+    return np.ascontiguousarray(arr) if arr.ndim == 3 and arr.strides[2] == arr.itemsize else as_fortran(arr)
 
 
 def as_fortran(arr: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 
 from crackle.encoder import compress_as
 from crackle.files import atomic_write_on, is_local, packing
-from crackle.inputs import as_fortran
+from crackle.inputs import as_contiguous
 from crackle.writer import encode_slab, joined_parts
 
 from .jobs import run
@@ -35,9 +35,7 @@ def _split_at(chunks: tuple, every: int) -> tuple:
 
 def _encode(block: np.ndarray, fortran: bool, allow_pins: int):
     """One chunk's stream (plain crack codes, its own crack format) and what joining it needs."""
-    if not (block.flags.f_contiguous or block.flags.c_contiguous):  # contiguous, in its own order if it can
-        block = np.ascontiguousarray(block) if block.strides[2] == block.itemsize else as_fortran(block)
-    return encode_slab(block, None, allow_pins, None, 1, fortran)
+    return encode_slab(as_contiguous(block), None, allow_pins, None, 1, fortran)
 
 
 def _write(slabs: list, empty: np.ndarray, fortran: bool, fs, path: str, markov_model_order: int,
