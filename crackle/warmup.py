@@ -51,7 +51,8 @@ def exercise(dtype) -> None:
     volume = _volume(dtype)
     # A C-order volume with pins (z-run connectivity, and Fortran-order copies for the pin search),
     # then the Fortran-order one (Fortran-order connectivity).
-    streams = [encoder.compress(volume, allow_pins=True, markov_model_order=2), encoder.compress(np.asfortranarray(volume))]
+    streams = [encoder.compress(volume, allow_pins=True, markov_model_order=2),
+               encoder.compress(np.asfortranarray(volume))]
     parent = np.arange(4, dtype=np.int64)  # (the union-find of crackle_dask's merges)
     union_pairs(parent, np.array([0, 2], dtype=np.int64), np.array([1, 3], dtype=np.int64))
     roots(parent)

@@ -1,11 +1,12 @@
-"""Slice encoding kernels: pixels (Fortran order, or z fastest) -> connectivity bitsets; labelled
-components -> a voxel of each and the crc32c of their ids. (:mod:`.chains` turns the bitsets into crack codes;
+"""Slice encoding kernels: pixels -> connectivity bitsets; labelled components -> a voxel of each
+and the crc32c of their ids. (:mod:`.chains` turns the bitsets into crack codes;
 :mod:`crackle.slice_encoder` runs the steps slice by slice.)
 
-The volume arrives as a flat Fortran-ordered array of unsigned integers
-(signed data is viewed as unsigned of the same width: only equality
-matters here). Components are labelled by the same run-based code the decoder
-uses (:func:`.ccl.label_runs`), so both number them identically.
+The volume arrives as a flat array of unsigned integers, in Fortran order or
+with z fastest (a C-order volume's slab), signed data viewed as unsigned of
+the same width (only equality matters here). Components are labelled by the
+same run-based code the decoder uses (:func:`.ccl.label_runs`), so both number
+them identically.
 """
 
 import numpy as np
