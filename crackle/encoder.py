@@ -19,7 +19,7 @@ from .format.header import (
 )
 from .format.label_writer import flat_section, pins_section
 from .inputs import as_fortran, label_array
-from .kernels.encode import block_connectivity, count_equal, zfast_connectivity
+from .kernels.encode import block_connectivity, count_equal, count_equal_z_runs, zfast_connectivity
 from .kernels.markov import DENSE_CONTEXTS, count_contexts, encode_markov, rank_symbols
 from .kernels.pin_search import improve_cover, pin_crossings, place_pins, run_ends, select_cover
 from .slice_encoder import encode_slices
@@ -44,25 +44,33 @@ def count_pairs(arr, threads: int = 1) -> int:
     sx, sy, sz = arr.shape
     if not arr.size:
         return 0
-    if arr.flags.f_contiguous:  # consecutive in memory
-        flat, ahead = arr.reshape(-1, order="F"), 1
-    elif arr.flags.c_contiguous:  # x neighbours are a y-z plane apart
-        flat, ahead = arr.reshape(-1), sy * sz
-    else:
-        flat = None
-    if flat is not None:
+    runs = None if arr.flags.f_contiguous or arr.flags.c_contiguous else _z_runs(arr)
+    if arr.flags.f_contiguous or arr.flags.c_contiguous:
+        # Consecutive in memory; or x neighbours a y-z plane apart.
+        flat, ahead = (arr.reshape(-1, order="F"), 1) if arr.flags.f_contiguous else (arr.reshape(-1), sy * sz)
         n = flat.size - ahead
 
         def count(part: int) -> int:
             first, last = n * part // threads, n * (part + 1) // threads
             return int(count_equal(flat[first + ahead : last + ahead], flat[first:last]))
+    elif runs is not None:  # a C-order volume's slab: x neighbours compared along their z runs
+        (flat, (x_step, y_step, _)), n = runs, sx - 1
 
-        pairs = sum(map_blocks(count, threads, threads))
-        if ahead == 1:
-            return pairs
-        # The pairs across rows and slices: (sx - 1, y, z) and (0, y + 1, z); (sx - 1, sy - 1, z) and (0, 0, z + 1).
-        pairs += int(np.count_nonzero(arr[-1, :-1] == arr[0, 1:]))
-        return pairs + int(np.count_nonzero(arr[-1, -1, :-1] == arr[0, 0, 1:]))
+        def count(part: int) -> int:
+            return int(count_equal_z_runs(flat, x_step, y_step, n * part // threads, n * (part + 1) // threads, sy, sz))
+    else:
+        return _count_pairs_by_blocks(arr)
+    pairs = sum(map_blocks(count, threads, threads))
+    if arr.flags.f_contiguous:
+        return pairs
+    # The pairs across rows and slices: (sx - 1, y, z) and (0, y + 1, z); (sx - 1, sy - 1, z) and (0, 0, z + 1).
+    pairs += int(np.count_nonzero(arr[-1, :-1] == arr[0, 1:]))
+    return pairs + int(np.count_nonzero(arr[-1, -1, :-1] == arr[0, 0, 1:]))
+
+
+def _count_pairs_by_blocks(arr) -> int:
+    """:func:`count_pairs` of an array in any other layout, by numpy comparisons a block at a time."""
+    sx, sy, sz = arr.shape
     pairs = 0
     step = max(1, _BLOCK_BYTES // max(1, sx * sy * arr.itemsize))
     for z0 in range(0, sz, step):

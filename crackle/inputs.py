@@ -12,7 +12,7 @@ arrays the encoder takes, or refuse it with a ValueError that says why:
   fits (uint64, or int64 when a value is negative). crackle-codec instead
   reinterprets the float's bits, so 2.5 would become 4612811918334230528.
 
-Strided slabs get contiguous copies in the order the encoder reads fastest.
+Strided slabs the encoder cannot read in place get Fortran-order copies.
 """
 
 import numpy as np
@@ -83,13 +83,12 @@ def label_array(labels) -> np.ndarray:
     return arr
 
 
-def as_contiguous(arr: np.ndarray) -> np.ndarray:
-    """``arr`` itself when it is contiguous in either memory order, else a contiguous copy for the
-    encoder: in C order when its z axis is contiguous (a C-order volume's slab, encoded from its z
-    runs: a straight copy), else in Fortran order (:func:`as_fortran`)."""
+def as_encodable(arr: np.ndarray) -> np.ndarray:
+    """``arr`` itself when the encoder reads it in place (Fortran order, C order, or a 3-D slab of a
+    C-order volume: z runs contiguous, read along z), else a Fortran-order copy (:func:`as_fortran`)."""
     if arr.flags.f_contiguous or arr.flags.c_contiguous:
         return arr
-    return np.ascontiguousarray(arr) if arr.ndim == 3 and arr.strides[2] == arr.itemsize else as_fortran(arr)
+    return arr if arr.ndim == 3 and arr.strides[2] == arr.itemsize and min(arr.strides[:2]) > 0 else as_fortran(arr)
 
 
 def as_fortran(arr: np.ndarray) -> np.ndarray:

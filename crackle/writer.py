@@ -21,7 +21,7 @@ from . import codec
 from .encoder import check_options, compress_as, count_pairs
 from .format.header import CrackFormat, unsigned_dtype
 from .format.labels import PinLabels
-from .inputs import as_contiguous, integral, squeezed_index
+from .inputs import as_encodable, integral, squeezed_index
 from .recoding import reencode
 from .stacking import stacked_parts
 
@@ -175,7 +175,7 @@ class CrackleWriter:
             arr = arr.astype(self.dtype)
         if arr.shape[2] == 0:
             return
-        arr = as_contiguous(arr)
+        arr = as_encodable(arr)
         encoded = encode_slab(arr, self._permissible, self.allow_pins, self.bgcolor, self.parallel, self._fortran)
         view = codec.stream_view(encoded.stream)
         if self._permissible is None:

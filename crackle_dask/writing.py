@@ -18,7 +18,7 @@ import numpy as np
 
 from crackle.encoder import compress_as
 from crackle.files import atomic_write_on, is_local, packing
-from crackle.inputs import as_contiguous
+from crackle.inputs import as_encodable
 from crackle.writer import encode_slab, joined_parts
 
 from .jobs import run
@@ -35,7 +35,7 @@ def _split_at(chunks: tuple, every: int) -> tuple:
 
 def _encode(block: np.ndarray, fortran: bool, allow_pins: int):
     """One chunk's stream (plain crack codes, its own crack format) and what joining it needs."""
-    return encode_slab(as_contiguous(block), None, allow_pins, None, 1, fortran)
+    return encode_slab(as_encodable(block), None, allow_pins, None, 1, fortran)
 
 
 def _write(slabs: list, empty: np.ndarray, fortran: bool, fs, path: str, markov_model_order: int,

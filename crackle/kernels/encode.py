@@ -25,6 +25,21 @@ def count_equal(after, before):
     return count
 
 
+@kernel
+def count_equal_z_runs(flat, s0, s1, x_start, x_stop, sy, nz):
+    """Number of equal x neighbours, (x, y, z) and (x + 1, y, z) for x in ``x_start .. x_stop - 1``,
+    of a block whose z axis is contiguous (see :func:`zfast_connectivity`)."""
+    count = 0
+    for x in range(x_start, x_stop):
+        for y in range(sy):
+            at = x * s0 + y * s1
+            here = flat[at : at + nz]
+            right = flat[at + s0 : at + s0 + nz]
+            for z in range(nz):
+                count += np.int64(here[z] == right[z])
+    return count
+
+
 @kernel(inline=True)
 def _compare(after, before, equal):
     for i in range(after.size):
