@@ -44,7 +44,6 @@ def count_pairs(arr, threads: int = 1) -> int:
     sx, sy, sz = arr.shape
     if not arr.size:
         return 0
-    runs = None if arr.flags.f_contiguous or arr.flags.c_contiguous else _z_runs(arr)
     if arr.flags.f_contiguous or arr.flags.c_contiguous:
         # Consecutive in memory; or x neighbours a y-z plane apart.
         flat, ahead = (arr.reshape(-1, order="F"), 1) if arr.flags.f_contiguous else (arr.reshape(-1), sy * sz)
@@ -53,13 +52,14 @@ def count_pairs(arr, threads: int = 1) -> int:
         def count(part: int) -> int:
             first, last = n * part // threads, n * (part + 1) // threads
             return int(count_equal(flat[first + ahead : last + ahead], flat[first:last]))
-    elif runs is not None:  # a C-order volume's slab: x neighbours compared along their z runs
-        (flat, (x_step, y_step, _)), n = runs, sx - 1
+    else:
+        runs = _z_runs(arr)
+        if runs is None:
+            return _count_pairs_by_blocks(arr)
+        (flat, (x_step, y_step, _)), n = runs, sx - 1  # a C-order volume's slab: compared along z runs
 
         def count(part: int) -> int:
             return int(count_equal_z_runs(flat, x_step, y_step, n * part // threads, n * (part + 1) // threads, sy, sz))
-    else:
-        return _count_pairs_by_blocks(arr)
     pairs = sum(map_blocks(count, threads, threads))
     if arr.flags.f_contiguous:
         return pairs
