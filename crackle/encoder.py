@@ -18,7 +18,7 @@ from .format.header import (
     MAX_MARKOV_ORDER, CrackFormat, CrackleHeader, LabelFormat, byte_width, unsigned_dtype,
 )
 from .format.label_writer import flat_section, pins_section
-from .inputs import as_fortran, label_array
+from .inputs import as_fortran, label_array, z_runs
 from .kernels.encode import block_connectivity, count_equal, count_equal_z_runs, zfast_connectivity
 from .kernels.markov import DENSE_CONTEXTS, count_contexts, encode_markov, rank_symbols
 from .kernels.pin_search import improve_cover, pin_crossings, place_pins, run_ends, select_cover
@@ -53,7 +53,7 @@ def count_pairs(arr, threads: int = 1) -> int:
             first, last = n * part // threads, n * (part + 1) // threads
             return int(count_equal(flat[first + ahead : last + ahead], flat[first:last]))
     else:
-        runs = _z_runs(arr)
+        runs = z_runs(arr)
         if runs is None:
             return _count_pairs_by_blocks(arr)
         (flat, (x_step, y_step, _)), n = runs, sx - 1  # a C-order volume's slab: compared along z runs
@@ -83,20 +83,6 @@ def _count_pairs_by_blocks(arr) -> int:
     return pairs
 
 
-def _z_runs(block: np.ndarray):
-    """``(flat, (x_step, y_step, 1))`` when ``block``'s z axis is contiguous (a C-order volume's
-    slab): voxel (x, y, z) is ``flat[x * x_step + y * y_step + z]``, ``flat`` a view of the memory
-    the block spans. None otherwise."""
-    size = block.itemsize
-    x_step, y_step = (stride // size for stride in block.strides[:2])
-    if not block.size or block.strides[2] != size or min(x_step, y_step) < 1 or \
-            (x_step * size, y_step * size) != block.strides[:2]:
-        return None
-    sx, sy, nz = block.shape
-    span = (sx - 1) * x_step + (sy - 1) * y_step + nz
-    return np.lib.stride_tricks.as_strided(block, shape=(span,), strides=(size,)), (x_step, y_step, 1)
-
-
 def _encode_all(arr, permissible: bool, threads: int) -> list:
     """Encode every slice; returns the per-block results of :func:`encode_slices` in z order."""
     sx, sy, sz = arr.shape
@@ -110,7 +96,7 @@ def _encode_all(arr, permissible: bool, threads: int) -> list:
         block = arr[:, :, z0 : z0 + step]
         nz = block.shape[2]
         conn = np.empty(nz * conn_words, dtype=np.uint64)
-        runs = None if block.flags.f_contiguous else _z_runs(block)
+        runs = None if block.flags.f_contiguous else z_runs(block)
         if runs is None:
             block = as_fortran(block)
             flat, steps = block.reshape(-1, order="F"), (1, sx, sx * sy)

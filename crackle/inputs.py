@@ -83,12 +83,26 @@ def label_array(labels) -> np.ndarray:
     return arr
 
 
+def z_runs(block: np.ndarray):
+    """``(flat, (x_step, y_step, 1))`` when ``block``'s z axis is contiguous (a C-order volume's
+    slab): voxel (x, y, z) is ``flat[x * x_step + y * y_step + z]``, ``flat`` a view of the memory
+    the block spans. None otherwise."""
+    size = block.itemsize
+    x_step, y_step = (stride // size for stride in block.strides[:2])
+    if not block.size or block.strides[2] != size or min(x_step, y_step) < 1 or \
+            (x_step * size, y_step * size) != block.strides[:2]:
+        return None
+    sx, sy, nz = block.shape
+    span = (sx - 1) * x_step + (sy - 1) * y_step + nz
+    return np.lib.stride_tricks.as_strided(block, shape=(span,), strides=(size,)), (x_step, y_step, 1)
+
+
 def as_encodable(arr: np.ndarray) -> np.ndarray:
     """``arr`` itself when the encoder reads it in place (Fortran order, C order, or a 3-D slab of a
-    C-order volume: z runs contiguous, read along z), else a Fortran-order copy (:func:`as_fortran`)."""
-    if arr.flags.f_contiguous or arr.flags.c_contiguous:
+    C-order volume: see :func:`z_runs`), else a Fortran-order copy (:func:`as_fortran`)."""
+    if arr.flags.f_contiguous or arr.flags.c_contiguous or (arr.ndim == 3 and z_runs(arr) is not None):
         return arr
-    return arr if arr.ndim == 3 and arr.strides[2] == arr.itemsize and min(arr.strides[:2]) > 0 else as_fortran(arr)
+    return as_fortran(arr)
 
 
 def as_fortran(arr: np.ndarray) -> np.ndarray:

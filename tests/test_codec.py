@@ -208,7 +208,6 @@ def test_checksum_mismatch_names_the_section(section, z):
         np.testing.assert_array_equal(crackle.decompress(bytes(damaged), verify=False), crackle.decompress(stream))
 
 
-
 @pytest.mark.parametrize("sx, sy", [(0, 3), (1, 1), (1, 6), (7, 3), (64, 5), (513, 4)])
 def test_slice_crc_from_runs_is_the_crc32c_of_the_ids(sx, sy, seed):
     """The run-based crc32c (carry-less products of each run's id and weights) equals google_crc32c's
@@ -229,7 +228,6 @@ def test_slice_crc_from_runs_is_the_crc32c_of_the_ids(sx, sy, seed):
     as_int64 = lambda values: np.array(values, dtype=np.uint64).astype(np.int64)  # noqa: E731
     crc = slice_crc(as_int64(run_start), as_int64(run_end), as_int64(labels), as_int64(row_first), sy, weights, shift)
     assert crc == crackle.format.crc.crc32c(ids.astype("<u4"))
-
 
 
 def test_run_buffers_that_fill_mid_block(monkeypatch):

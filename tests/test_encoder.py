@@ -187,18 +187,18 @@ def test_equal_neighbours_counted_alike_in_every_memory_order(seed):
 def test_z_fastest_volumes_encode_as_their_fortran_copies(dtype, seed):
     """C-order volumes and z-fastest strided views are encoded from their z runs (no Fortran-order
     copy): the same stream as for a Fortran-order copy, on tiles of 8 x by 16 rows cut anywhere."""
-    from crackle.encoder import _z_runs
-    from crackle.inputs import as_encodable
+    from crackle.inputs import as_encodable, z_runs
 
     rng = np.random.default_rng(seed)
     for shape in [(1, 1, 1), (9, 1, 4), (1, 17, 3), (8, 16, 1), (70, 35, 9), (130, 3, 2)]:
         volume = blocky(rng, (shape[0], shape[1], shape[2] + 3), dtype, nlabels=5, noise=0.2, order="C")
         for arr in (np.ascontiguousarray(volume[:, :, 1:-2]), volume[:, :, 1:-2]):
-            assert _z_runs(arr) is not None and as_encodable(arr) is arr
+            assert z_runs(arr) is not None and as_encodable(arr) is arr
             expected = crackle.compress(np.asfortranarray(arr), markov_model_order=2)
             stream = crackle.compress(arr, markov_model_order=2, parallel=int(rng.integers(1, 3)))
             assert stream[29:] == expected[29:], (shape, arr.flags)
             np.testing.assert_array_equal(crackle.decompress(stream), arr)
+
 
 @pytest.mark.parametrize("order", [11, 15])
 def test_high_markov_orders_round_trip(order):
